@@ -1,0 +1,69 @@
+"""The in-memory form every reader produces: uint8 faces, int labels, usage, source row ids."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PipelineError
+from ..files import read_npz, write_npz
+
+
+class IngestError(PipelineError, ValueError):
+    """Bad input, with a one-line message naming the file, line or field."""
+
+
+@dataclass
+class FaceDataset:
+    images: np.ndarray  # uint8 [n, 48, 48]
+    labels: np.ndarray  # int64 [n], 0..6
+    usage: np.ndarray  # str [n]: Training | PublicTest | PrivateTest
+    rows: np.ndarray  # int64 [n]: 0-based data row (CSV) or file index (folders) in the source
+    rejected: Counter = field(default_factory=Counter)  # reason -> count of skipped rows
+    notes: list[str] = field(default_factory=list)  # things a person should know about the input
+    source: str = "unknown"  # csv | folders | synthetic: travels with the arrays to every stage
+    sha256: str = "unknown"  # of the input, so every MLflow run can name the data it saw
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def save(self, path: str | Path) -> None:
+        write_npz(
+            path,
+            images=self.images,
+            labels=self.labels,
+            usage=self.usage.astype("U11"),
+            rows=self.rows,
+            source=np.asarray(self.source),
+            sha256=np.asarray(self.sha256),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FaceDataset":
+        arrays = read_npz(path)
+        return cls(
+            images=arrays["images"],
+            labels=arrays["labels"].astype(np.int64),
+            usage=arrays["usage"].astype(str),
+            rows=arrays["rows"],
+            source=str(arrays["source"]),
+            sha256=str(arrays["sha256"]),
+        )
+
+    def subset(self, indices: np.ndarray) -> "FaceDataset":
+        """The given rows, keeping provenance; `rows` become indices into this dataset."""
+        return FaceDataset(
+            images=self.images[indices],
+            labels=self.labels[indices],
+            usage=self.usage[indices],
+            rows=np.asarray(indices, dtype=np.int64),
+            source=self.source,
+            sha256=self.sha256,
+        )
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.source == "synthetic"

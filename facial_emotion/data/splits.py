@@ -1,0 +1,62 @@
+"""Train / validation / test splits: FER2013's official one, and the first study's exact 80/20."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ..errors import PipelineError
+from ..labels import NUM_CLASSES
+from .dataset import FaceDataset
+
+STRATEGIES = ("official", "seed")
+
+
+class SplitError(PipelineError, ValueError):
+    """A split that can't be made from the data or params given."""
+
+
+@dataclass
+class SplitIndices:
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    test_is_validation: bool = False  # the seed split has no held-out test set
+
+
+def official_split(dataset: FaceDataset, val_fraction: float, seed: int) -> SplitIndices:
+    """Training -> train + stratified validation; PublicTest + PrivateTest -> test."""
+    if not 0 < val_fraction < 1:
+        raise SplitError(f"params.yaml split.val_fraction: must be between 0 and 1, not {val_fraction}")
+    training = np.flatnonzero(dataset.usage == "Training")
+    test = np.flatnonzero(dataset.usage != "Training")
+    if len(training) == 0 or len(test) == 0:
+        raise SplitError("split.strategy 'official' needs Training and test (PublicTest/PrivateTest) rows")
+    train, val = train_test_split(
+        training, test_size=val_fraction, shuffle=True, random_state=seed, stratify=dataset.labels[training]
+    )
+    return SplitIndices(np.sort(train), np.sort(val), test)
+
+
+def seed_split(dataset: FaceDataset, test_size: float = 0.2, seed: int = 42) -> SplitIndices:
+    """The first study's split, row for row.
+
+    It pooled every row and stratified on the one-hot label matrix. scikit-learn turns a 2-D
+    `stratify` into strings per row, which orders the classes differently from integer labels:
+    the counts match an integer stratification, the rows do not.
+    """
+    one_hot = np.eye(NUM_CLASSES, dtype=np.float32)[dataset.labels]
+    train, val = train_test_split(
+        np.arange(len(dataset)), test_size=test_size, shuffle=True, random_state=seed, stratify=one_hot
+    )
+    return SplitIndices(train, val, val, test_is_validation=True)
+
+
+def make_split(dataset: FaceDataset, strategy: str, val_fraction: float, seed: int) -> SplitIndices:
+    if strategy == "official":
+        return official_split(dataset, val_fraction, seed)
+    if strategy == "seed":
+        return seed_split(dataset, 0.2, seed)
+    raise SplitError(f"params.yaml split.strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")

@@ -1,0 +1,149 @@
+"""MLflow conventions every stage shares: where runs go, what they are tagged with, failing fast.
+
+Tracking URI: MLFLOW_TRACKING_URI when set, else an absolute SQLite file at the repo root with
+artifacts in <root>/mlartifacts (MLflow 3's file store is gone). A server that does not answer
+fails the stage within seconds with one line naming the URI, instead of MLflow's minutes of retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import PipelineError
+from .paths import repo_root
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXPERIMENT = "facial-emotion"
+SYNTHETIC_WARNING = "SYNTHETIC DATA: these results come from generated faces, not FER2013"
+
+
+class TrackingUnavailable(PipelineError, RuntimeError):
+    """The MLflow tracking server named by the URI does not answer."""
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI, or the repo's own SQLite store."""
+    env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if env:
+        return env
+    root = (root or repo_root()).resolve()
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def local_artifact_location(root: Path | None = None) -> str:
+    return ((root or repo_root()).resolve() / "mlartifacts").as_uri()
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Raise TrackingUnavailable within `timeout` seconds when an HTTP tracking server is down."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - user-chosen URI
+            response.read(64)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} does not answer ({reason}); start it (make mlflow-server) "
+            "or unset MLFLOW_TRACKING_URI to use the local SQLite store"
+        ) from None
+
+
+def configure(experiment: str = DEFAULT_EXPERIMENT, root: Path | None = None) -> str:
+    """Point MLflow at the project's store and experiment; return the experiment id."""
+    # MLflow's HTTP client retries for minutes by default; a down server must fail fast.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    import mlflow
+
+    uri = tracking_uri(root)
+    check_server(uri)
+    mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:"):
+        # The registry shares the tracking database unless the user said otherwise.
+        mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", uri))
+    existing = mlflow.get_experiment_by_name(experiment)
+    if existing is not None:
+        experiment_id = existing.experiment_id
+    else:
+        location = local_artifact_location(root) if uri.startswith("sqlite:") else None
+        try:
+            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException:
+            # Another parallel stage created it first.
+            experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def git_commit(root: Path | None = None) -> str:
+    """HEAD's commit (with '-dirty' when the tree has changes), or 'unknown' outside git."""
+    cwd = root or repo_root()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_tags(stage: str, data_source: str | None, data_sha256: str | None) -> dict[str, str]:
+    """The tags every run carries, so any run can be traced to code, stage, experiment and data."""
+    tags = {
+        "git_commit": git_commit(),
+        "dvc_stage": stage,
+        "data_source": data_source or "unknown",
+        "data_sha256": data_sha256 or "unknown",
+        "synthetic_data": str(data_source == "synthetic").lower(),
+    }
+    exp_name = os.environ.get("DVC_EXP_NAME")
+    if exp_name:
+        tags["dvc_exp_name"] = exp_name
+    if data_source == "synthetic":
+        tags["WARNING"] = SYNTHETIC_WARNING
+    return tags
+
+
+def run_name(stage: str) -> str:
+    """`<stage>` or `<dvc experiment>/<stage>` so sweeps read well in the MLflow UI."""
+    exp_name = os.environ.get("DVC_EXP_NAME")
+    return f"{exp_name}/{stage}" if exp_name else stage
+
+
+@contextmanager
+def stage_run(
+    stage: str,
+    params: dict[str, Any] | None = None,
+    data_source: str | None = None,
+    data_sha256: str | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    name: str | None = None,
+) -> Iterator[Any]:
+    """One MLflow run for one stage run, tagged and with its params logged."""
+    import mlflow
+
+    from .params import flatten
+
+    configure(experiment)
+    if data_source == "synthetic":
+        log.warning(SYNTHETIC_WARNING)
+    with mlflow.start_run(run_name=name or run_name(stage), tags=run_tags(stage, data_source, data_sha256)) as run:
+        if params:
+            flat = {k: ("" if v is None else v) for k, v in flatten(params).items()}
+            items = list(flat.items())
+            for start in range(0, len(items), 100):  # MLflow caps a batch at 100 params
+                mlflow.log_params(dict(items[start : start + 100]))
+        yield run

@@ -1,0 +1,45 @@
+"""DVC stage `ingest`: data/raw/ (or synthetic stand-in) -> data/interim/faces.npz + summary."""
+
+from __future__ import annotations
+
+import logging
+
+from facial_emotion import tracking
+from facial_emotion.cli import run_main
+from facial_emotion.data.ingest import ingest, summarise
+from facial_emotion.files import write_json
+from facial_emotion.params import load_params
+
+log = logging.getLogger("stages.ingest")
+
+INTERIM = "data/interim/faces.npz"
+SUMMARY = "reports/ingest_summary.json"
+
+
+def main() -> None:
+    params = load_params()
+    data, ingest_params, seed = params["data"], params["ingest"], params["seed"]
+    tracking.configure(params["mlflow"]["experiment"])  # fail fast before the heavy work
+    result = ingest(data["raw_dir"], data["source"], ingest_params["on_bad_row"], data["synthetic_rows"], seed)
+    summary = summarise(result, ingest_params["blank_max_std"])
+    log.info("read %d rows from %s (%s); rejected %d; %d blank, %d duplicate copies",
+             summary["rows"], result.input_path, result.source, summary["rejected_total"],
+             summary["blank_images"]["count"], summary["duplicate_images"]["extra_copies"])
+    with tracking.stage_run("ingest", {"data": data, "ingest": ingest_params, "seed": seed}, result.source,
+                            result.sha256, experiment=params["mlflow"]["experiment"]) as run:
+        import mlflow
+
+        result.dataset.save(INTERIM)
+        summary["mlflow_run_id"] = run.info.run_id
+        write_json(SUMMARY, summary)
+        mlflow.log_metrics({
+            "rows": summary["rows"],
+            "rejected_rows": summary["rejected_total"],
+            "blank_images": summary["blank_images"]["count"],
+            "duplicate_copies": summary["duplicate_images"]["extra_copies"],
+        })
+        mlflow.log_artifact(SUMMARY)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,59 @@
+"""DVC stage `preprocess`: split the interim faces into train / validation / test (uint8 kept)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from facial_emotion import tracking
+from facial_emotion.cli import run_main
+from facial_emotion.data.dataset import FaceDataset
+from facial_emotion.data.splits import make_split
+from facial_emotion.files import write_json
+from facial_emotion.labels import EMOTIONS
+from facial_emotion.params import load_params
+
+log = logging.getLogger("stages.preprocess")
+
+INTERIM = "data/interim/faces.npz"
+PROCESSED = "data/processed/{split}.npz"
+SUMMARY = "reports/split_summary.json"
+
+
+def main() -> None:
+    params = load_params()
+    split_params, seed = params["split"], params["seed"]
+    experiment = params["mlflow"]["experiment"]
+    tracking.configure(experiment)
+    dataset = FaceDataset.load(INTERIM)
+    split = make_split(dataset, split_params["strategy"], split_params["val_fraction"], seed)
+    parts = {"train": split.train, "val": split.val, "test": split.test}
+    summary = {
+        "strategy": split_params["strategy"],
+        "source": dataset.source,
+        "synthetic": dataset.is_synthetic,
+        "test_is_validation": split.test_is_validation,
+        "sizes": {name: int(len(idx)) for name, idx in parts.items()},
+        "by_class": {name: {EMOTIONS[c]: int((dataset.labels[idx] == c).sum()) for c in range(len(EMOTIONS))}
+                     for name, idx in parts.items()},
+        "test_private_rows": int((dataset.usage[split.test] == "PrivateTest").sum()),
+    }
+    if split.test_is_validation:
+        summary["note"] = ("split 'seed' reproduces the first study: its 20% validation part is also the test "
+                           "set, as in the study, so test figures are optimistic")
+    log.info("split %s: %s", split_params["strategy"], summary["sizes"])
+    with tracking.stage_run("preprocess", {"split": split_params, "seed": seed}, dataset.source, dataset.sha256,
+                            experiment=experiment) as run:
+        import mlflow
+
+        for name, idx in parts.items():
+            dataset.subset(np.asarray(idx)).save(PROCESSED.format(split=name))
+        summary["mlflow_run_id"] = run.info.run_id
+        write_json(SUMMARY, summary)
+        mlflow.log_metrics({f"{name}_rows": size for name, size in summary["sizes"].items()})
+        mlflow.log_artifact(SUMMARY)
+
+
+if __name__ == "__main__":
+    run_main(main)
