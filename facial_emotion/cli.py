@@ -24,6 +24,7 @@ def setup_logging(level: str | None = None) -> None:
 
 def run_main(main: Callable[[], object]) -> None:
     """Run a stage's main(); a PipelineError becomes `error: <message>` and exit status 1."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter drowns DVC's log
     setup_logging()
     try:
         main()

@@ -1,0 +1,1 @@
+"""Model builders, the training loop, and the scikit-learn baselines."""

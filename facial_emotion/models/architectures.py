@@ -1,0 +1,133 @@
+"""Keras 3 networks. Every one takes raw 0-255 pixels: scaling is the first layer, so no caller
+can feed the wrong range (the first study fed 0-255 pixels to a model trained on 0-1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from ..errors import PipelineError
+from ..labels import IMAGE_SIZE, NUM_CLASSES
+
+ARCHITECTURES = ("seed", "compact", "vgg")
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+class ArchitectureError(PipelineError, ValueError):
+    """An unknown architecture or a malformed architecture parameter."""
+
+
+def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inputs = keras.Input(shape=INPUT_SHAPE, name="pixels")
+    return inputs, layers.Rescaling(1.0 / 255, name="scale_0_1")(inputs)
+
+
+def build_seed_cnn(activation: str = "relu", filters=(32, 64, 128, 512), dense_units=(256, 128, 64),
+                   dropout: float = 0.1, l2: float = 0.0, augmentation=None, name: str = "seed_cnn") -> keras.Model:
+    """The first study's network as its code built it (1,909,255 parameters at the defaults)."""
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    inputs, x = _inputs()
+    if augmentation is not None:
+        x = augmentation(x)
+    for i, n in enumerate(filters):
+        x = layers.Conv2D(n, 3, padding="same", kernel_regularizer=regularizer, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"conv{i + 1}_bn")(x)
+        x = layers.Activation(activation, name=f"conv{i + 1}_{activation}")(x)
+        x = layers.MaxPooling2D(2, name=f"conv{i + 1}_pool")(x)
+        x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for i, n in enumerate(dense_units):
+        x = layers.Dense(n, kernel_regularizer=regularizer, name=f"dense{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"dense{i + 1}_bn")(x)
+        x = layers.Activation(activation, name=f"dense{i + 1}_{activation}")(x)
+        x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 32, 64, 128), dropout: float = 0.1,
+                  l2: float = 0.0, augmentation=None, name: str = "compact_cnn") -> keras.Model:
+    """Residual depthwise-separable network in the spirit of mini-Xception (about 60k parameters)."""
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    inputs, x = _inputs()
+    if augmentation is not None:
+        x = augmentation(x)
+    for i in range(2):
+        x = layers.Conv2D(base_filters, 3, use_bias=False, kernel_regularizer=regularizer, name=f"stem{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"stem{i + 1}_bn")(x)
+        x = layers.Activation(activation, name=f"stem{i + 1}_{activation}")(x)
+    for b, n in enumerate(blocks):
+        shortcut = layers.Conv2D(n, 1, strides=2, padding="same", use_bias=False, name=f"block{b + 1}_shortcut")(x)
+        shortcut = layers.BatchNormalization(name=f"block{b + 1}_shortcut_bn")(shortcut)
+        for j in range(2):
+            x = layers.SeparableConv2D(n, 3, padding="same", use_bias=False, depthwise_regularizer=regularizer,
+                                       pointwise_regularizer=regularizer, name=f"block{b + 1}_sep{j + 1}")(x)
+            x = layers.BatchNormalization(name=f"block{b + 1}_sep{j + 1}_bn")(x)
+            if j == 0:
+                x = layers.Activation(activation, name=f"block{b + 1}_{activation}")(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{b + 1}_pool")(x)
+        x = layers.Add(name=f"block{b + 1}_add")([x, shortcut])
+    x = layers.Conv2D(NUM_CLASSES, 3, padding="same", name="class_maps")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x) if dropout else x
+    outputs = layers.Activation("softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_vgg(activation: str = "relu", filters=(64, 128, 256, 512), dense_units=(1024, 1024), dropout: float = 0.3,
+              l2: float = 0.0, augmentation=None, name: str = "vgg_cnn") -> keras.Model:
+    """A deeper VGG-style network (two 3x3 convolutions per stage), in the spirit of Khaireddin & Chen 2021."""
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    inputs, x = _inputs()
+    if augmentation is not None:
+        x = augmentation(x)
+    for i, n in enumerate(filters):
+        for j in range(2):
+            x = layers.Conv2D(n, 3, padding="same", kernel_regularizer=regularizer, name=f"stage{i + 1}_conv{j + 1}")(x)
+            x = layers.BatchNormalization(name=f"stage{i + 1}_conv{j + 1}_bn")(x)
+            x = layers.Activation(activation, name=f"stage{i + 1}_conv{j + 1}_{activation}")(x)
+        x = layers.MaxPooling2D(2, name=f"stage{i + 1}_pool")(x)
+        x = layers.Dropout(dropout / 2, name=f"stage{i + 1}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for i, n in enumerate(dense_units):
+        x = layers.Dense(n, kernel_regularizer=regularizer, name=f"dense{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"dense{i + 1}_bn")(x)
+        x = layers.Activation(activation, name=f"dense{i + 1}_{activation}")(x)
+        x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
+    """Keras preprocessing layers, active only in training (they pass inputs through at inference)."""
+    steps = []
+    if cfg.get("flip"):
+        steps.append(layers.RandomFlip("horizontal", seed=seed, name="aug_flip"))
+    if cfg.get("rotation"):
+        steps.append(layers.RandomRotation(cfg["rotation"], fill_mode="nearest", seed=seed, name="aug_rotation"))
+    if cfg.get("shift"):
+        steps.append(layers.RandomTranslation(cfg["shift"], cfg["shift"], fill_mode="nearest", seed=seed, name="aug_shift"))
+    if cfg.get("zoom"):
+        steps.append(layers.RandomZoom(cfg["zoom"], fill_mode="nearest", seed=seed, name="aug_zoom"))
+    if cfg.get("contrast"):
+        steps.append(layers.RandomContrast(cfg["contrast"], value_range=(0, 1), seed=seed, name="aug_contrast"))
+    return keras.Sequential(steps, name="augmentation") if steps else None
+
+
+def build_model(architecture: str, activation: str, cnn: dict[str, Any], augmentation_cfg: dict[str, Any] | None = None,
+                seed: int = 42, name: str | None = None) -> keras.Model:
+    """The network named by `cnn.architecture`, with this variant's activation."""
+    if activation not in ("relu", "elu", "gelu", "swish", "selu"):
+        raise ArchitectureError(f"unknown activation '{activation}'")
+    augmentation = build_augmentation(augmentation_cfg or {}, seed)
+    settings = cnn.get(architecture)
+    if architecture not in ARCHITECTURES or settings is None:
+        raise ArchitectureError(f"params.yaml cnn.architecture: must be one of {', '.join(ARCHITECTURES)}, not {architecture!r}")
+    builder = {"seed": build_seed_cnn, "compact": build_compact, "vgg": build_vgg}[architecture]
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    model = builder(activation=activation, l2=cnn.get("l2", 0.0), augmentation=augmentation, **kwargs)
+    if name:
+        model.name = name.replace("-", "_")
+    return model

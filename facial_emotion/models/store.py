@@ -1,0 +1,72 @@
+"""The models/<name>/ folder every trained model writes: model file, history, MLflow run info.
+
+DVC may restore a folder from its run cache without running the stage, so the folder itself
+carries the MLflow run id and model URI instead of code assuming a fresh run exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import PipelineError
+from ..files import read_json, write_json
+
+MODELS_DIR = Path("models")
+RUN_INFO = "mlflow_run.json"
+KERAS_FILE = "model.keras"
+SKLEARN_FILE = "model.skops"
+# Types skops must trust to load our baseline pipelines (it refuses unknown types by design).
+SKOPS_TRUSTED = ["facial_emotion.models.baselines.PixelScaler"]
+
+
+class ModelStoreError(PipelineError, FileNotFoundError):
+    """A model folder that is missing or incomplete."""
+
+
+def model_dir(name: str, root: Path = MODELS_DIR) -> Path:
+    return root / name
+
+
+def write_run_info(folder: Path, info: dict[str, Any]) -> None:
+    write_json(folder / RUN_INFO, info)
+
+
+def read_run_info(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / RUN_INFO
+    if not path.exists():
+        raise ModelStoreError(f"{path}: missing; run the model's train stage (dvc repro)")
+    return read_json(path)
+
+
+def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """A function uint8 faces [n, 48, 48] -> probabilities [n, 7], whatever the model kind."""
+    folder = Path(folder)
+    if (folder / KERAS_FILE).exists():
+        import keras
+
+        model = keras.models.load_model(folder / KERAS_FILE)
+        return lambda images: np.asarray(model.predict(_batch(images), batch_size=256, verbose=0))
+    if (folder / SKLEARN_FILE).exists():
+        import skops.io
+
+        pipeline = skops.io.load(folder / SKLEARN_FILE, trusted=skops_trusted_types(folder / SKLEARN_FILE))
+        return lambda images: np.asarray(pipeline.predict_proba(_batch(images)))
+    raise ModelStoreError(f"{folder}: no {KERAS_FILE} or {SKLEARN_FILE}; run the model's train stage")
+
+
+def _batch(images: np.ndarray) -> np.ndarray:
+    return images[..., None] if images.ndim == 3 else images
+
+
+def skops_trusted_types(path: Path) -> list[str]:
+    """Types to trust in a skops file: our own (listed above) and scikit-learn / numpy / scipy ones.
+
+    Anything else in the file stays untrusted and makes loading fail, which is skops' point.
+    """
+    import skops.io
+
+    found = skops.io.get_untrusted_types(file=path)
+    return sorted(set(SKOPS_TRUSTED) | {t for t in found if t.startswith(("sklearn.", "numpy.", "scipy."))})

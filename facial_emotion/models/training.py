@@ -1,0 +1,157 @@
+"""The CNN training loop: the study's optimiser and callbacks as params, readable per-epoch logs,
+per-epoch MLflow metrics, and the best epoch's weights as the result."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PipelineError
+from ..labels import NUM_CLASSES
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(PipelineError, ValueError):
+    """Training params that can't work together."""
+
+
+def set_seeds(seed: int, deterministic: bool) -> None:
+    """One seed for Python, numpy and TensorFlow; optional op determinism (slower, reproducible on CPU)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
+    """Adam (the study), AdamW or SGD with Nesterov momentum, on a constant or cosine schedule."""
+    import keras
+
+    lr: Any = float(cfg["learning_rate"])
+    schedule = cfg.get("lr_schedule", "plateau")
+    if schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps_per_epoch * epochs),
+                                                    alpha=float(cfg["min_learning_rate"]) / float(cfg["learning_rate"]))
+    elif schedule not in ("plateau", "constant"):
+        raise TrainingError(f"params.yaml train.lr_schedule: must be plateau, cosine or constant, not {schedule!r}")
+    name = cfg.get("optimizer", "adam")
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=float(cfg.get("weight_decay", 0.0)))
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=float(cfg.get("momentum", 0.9)), nesterov=True)
+    raise TrainingError(f"params.yaml train.optimizer: must be adam, adamw or sgd, not {name!r}")
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+
+def as_batch(images: np.ndarray) -> np.ndarray:
+    """uint8 [n, 48, 48] -> [n, 48, 48, 1], the shape every model takes."""
+    return images[..., None] if images.ndim == 3 else images
+
+
+def _epoch_logger_class():
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        """One log line per epoch (no carriage-return progress bars) and the same figures in MLflow."""
+
+        def __init__(self, epochs: int, n_images: int, label: str, mlflow_run: bool):
+            super().__init__()
+            self.epochs, self.n_images, self.label, self.mlflow_run = epochs, n_images, label, mlflow_run
+            self.rows: list[dict[str, float]] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self._wall
+            cpu = (time.process_time() - self._cpu) / max(seconds, 1e-9)
+            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            row = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
+            row.update(epoch=epoch + 1, learning_rate=lr, epoch_seconds=seconds,
+                       images_per_second=self.n_images / seconds, cpu_cores_busy=cpu)
+            self.rows.append(row)
+            eta = seconds * (self.epochs - epoch - 1)
+            log.info("%s epoch %d/%d loss %.4f acc %.4f val_loss %.4f val_acc %.4f lr %.2g | %.1fs %.0f img/s "
+                     "%.1f cores | ETA %s (at most)", self.label, epoch + 1, self.epochs, row.get("loss", math.nan),
+                     row.get("accuracy", math.nan), row.get("val_loss", math.nan), row.get("val_accuracy", math.nan),
+                     lr, seconds, row["images_per_second"], cpu, time.strftime("%H:%M:%S", time.gmtime(eta)))
+            if self.mlflow_run:
+                import mlflow
+
+                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
+
+    return EpochLogger
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_value: float
+    seconds: float
+    stopped_early: bool
+
+
+def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, cfg: dict[str, Any],
+        class_weight: dict[int, float] | None = None, checkpoint: str | Path | None = None, label: str = "",
+        mlflow_run: bool = False) -> TrainResult:
+    """Compile and train; on return the model holds the best epoch's weights (by cfg monitor).
+
+    Keras 3's EarlyStopping restores the best weights at the end of training whether or not it
+    stopped early, and the checkpoint file holds the same epoch.
+    """""
+    import keras
+
+    epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
+    steps = math.ceil(len(x_train) / batch_size)
+    model.compile(
+        optimizer=make_optimizer(cfg, steps, epochs),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=float(cfg.get("label_smoothing", 0.0))),
+        metrics=["accuracy"],
+    )
+    monitor = cfg["early_stopping"]["monitor"]
+    mode = "min" if "loss" in monitor else "max"
+    logger = _epoch_logger_class()(epochs, len(x_train), label, mlflow_run)
+    early = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping"]["patience"]),
+                                          restore_best_weights=True, verbose=0)
+    callbacks: list = [logger, early]
+    if cfg.get("lr_schedule", "plateau") == "plateau":
+        plateau = cfg["reduce_lr"]
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=plateau["monitor"], mode="min" if "loss" in plateau["monitor"] else "max",
+            factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(plateau["min_lr"]), verbose=0))
+    if checkpoint:
+        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode,
+                                                         save_best_only=True, verbose=0))
+    started = time.perf_counter()
+    model.fit(as_batch(x_train), one_hot(y_train), validation_data=(as_batch(x_val), one_hot(y_val)),
+              epochs=epochs, batch_size=batch_size, class_weight=class_weight, callbacks=callbacks,
+              shuffle=True, verbose=0)
+    seconds = time.perf_counter() - started
+    values = [row[monitor] for row in logger.rows]
+    best = int(np.argmin(values) if mode == "min" else np.argmax(values))
+    return TrainResult(logger.rows, best + 1, float(values[best]), seconds, early.stopped_epoch > 0)
+
+
+def threads_note() -> str:
+    """How many threads TensorFlow may use: a run stuck on one core shows here and in cpu_cores_busy."""
+    import tensorflow as tf
+
+    return (f"intra_op={tf.config.threading.get_intra_op_parallelism_threads()} "
+            f"inter_op={tf.config.threading.get_inter_op_parallelism_threads()} cpus={os.cpu_count()}")

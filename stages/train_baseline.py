@@ -1,0 +1,71 @@
+"""DVC stage `baseline` (a matrix over logreg and svm): the second study's baselines, one MLflow run each."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+
+from facial_emotion import tracking
+from facial_emotion.cli import run_main
+from facial_emotion.data.training_sets import load_training_set
+from facial_emotion.files import atomic_path
+from facial_emotion.models.baselines import BASELINES, subsample
+from facial_emotion.models.store import SKLEARN_FILE, model_dir, skops_trusted_types, write_run_info
+from facial_emotion.params import load_params
+
+log = logging.getLogger("stages.train_baseline")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Train one baseline")
+    parser.add_argument("--model", required=True, choices=sorted(BASELINES))
+    args = parser.parse_args(argv)
+    params = load_params()
+    cfg, common = params["baselines"][args.model], params["baselines"]
+    seed, experiment = params["seed"], params["mlflow"]["experiment"]
+    tracking.configure(experiment)
+    training = load_training_set(common["balance"])
+    images, labels = subsample(training.data.images, training.data.labels, cfg.get("max_train_samples"), seed)
+    name = args.model
+    folder = model_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    log.info("%s on %d training images (%s)", name, len(labels), common["balance"])
+    logged = {args.model: cfg, "balance": common["balance"], "seed": seed}
+    with tracking.stage_run(f"baseline@{name}", logged, training.data.source, training.data.sha256,
+                            experiment=experiment, name=tracking.run_name(name)) as run:
+        import mlflow
+        import skops.io
+        from mlflow.models import infer_signature
+
+        mlflow.set_tags({"model_name": name, "model_kind": "baseline"})
+        started = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model = BASELINES[args.model](images, labels, cfg, seed)
+        seconds = time.perf_counter() - started
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            log.warning("%s: the solver stopped before converging (raise baselines.%s.max_iter for a tighter fit)",
+                        name, args.model)
+            mlflow.set_tag("converged", "false")
+        train_accuracy = float((model.predict(images) == labels).mean())
+        mlflow.log_metrics({"train_seconds": seconds, "train_accuracy": train_accuracy, "train_rows": len(labels)})
+        log.info("%s trained in %.1fs (train accuracy %.3f)", name, seconds, train_accuracy)
+        with atomic_path(folder / SKLEARN_FILE) as tmp:
+            skops.io.dump(model, tmp)
+        sample = images[:4, :, :, None]
+        # skops, not pickle: loading runs no arbitrary code; our one custom type is listed as trusted.
+        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops",
+                                        skops_trusted_types=skops_trusted_types(folder / SKLEARN_FILE), pyfunc_predict_fn="predict_proba",
+                                        signature=infer_signature(sample, model.predict_proba(sample)))
+        write_run_info(folder, {"model_name": name, "kind": "sklearn", "run_id": run.info.run_id,
+                                "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
+                                "train_seconds": round(seconds, 1), "train_rows": int(len(labels)),
+                                "data_source": training.data.source})
+
+
+if __name__ == "__main__":
+    run_main(main)

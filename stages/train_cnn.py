@@ -1,0 +1,89 @@
+"""DVC stage `train` (a matrix over balance x activation): one CNN variant, one MLflow run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from facial_emotion import tracking
+from facial_emotion.cli import run_main
+from facial_emotion.data.dataset import FaceDataset
+from facial_emotion.data.training_sets import load_training_set
+from facial_emotion.files import atomic_path
+from facial_emotion.models.store import KERAS_FILE, model_dir, write_run_info
+from facial_emotion.params import load_params
+
+log = logging.getLogger("stages.train_cnn")
+
+
+def variant_name(balance: str, activation: str) -> str:
+    return f"cnn-{balance}-{activation}"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train one CNN variant")
+    parser.add_argument("--balance", required=True, choices=["none", "class_weight", "smote"])
+    parser.add_argument("--activation", required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    params = load_params()
+    name = variant_name(args.balance, args.activation)
+    seed, experiment = params["seed"], params["mlflow"]["experiment"]
+    # Per-variant overrides (params.yaml `variants.<name>`) rerun only that variant.
+    train_cfg = {**params["train"], **(params.get("variants", {}).get(name) or {})}
+    cnn_cfg, aug_cfg = params["cnn"], params["augmentation"]
+    tracking.configure(experiment)
+
+    from facial_emotion.models.architectures import build_model
+    from facial_emotion.models.training import as_batch, fit, set_seeds, threads_note
+
+    training = load_training_set(args.balance)
+    val = FaceDataset.load("data/processed/val.npz")
+    if training.data.is_synthetic and train_cfg.get("synthetic_max_epochs"):
+        cap = int(train_cfg["synthetic_max_epochs"])
+        if train_cfg["epochs"] > cap:
+            log.warning("SYNTHETIC DATA: epochs capped at %d (train.synthetic_max_epochs) instead of %d", cap, train_cfg["epochs"])
+            train_cfg["epochs"] = cap
+    set_seeds(seed, bool(train_cfg["deterministic"]))
+    model = build_model(cnn_cfg["architecture"], args.activation, cnn_cfg, aug_cfg, seed, name)
+    log.info("%s: %s network, %d parameters, %d training images (%s), %d validation; %s", name,
+             cnn_cfg["architecture"], model.count_params(), len(training.data), args.balance, len(val), threads_note())
+
+    folder = model_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    logged_params = {"train": train_cfg, "cnn": {"architecture": cnn_cfg["architecture"], **cnn_cfg[cnn_cfg["architecture"]],
+                                                  "l2": cnn_cfg.get("l2", 0.0)},
+                     "augmentation": aug_cfg, "seed": seed, "balance": args.balance, "activation": args.activation}
+    with tracking.stage_run(f"train@{args.balance}-{args.activation}", logged_params, training.data.source,
+                            training.data.sha256, experiment=experiment, name=tracking.run_name(name)) as run:
+        import mlflow
+        import pandas as pd
+        from mlflow.models import infer_signature
+
+        mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn_cfg["architecture"],
+                         "balance": args.balance, "activation": args.activation})
+        mlflow.log_metric("parameters", model.count_params())
+        result = fit(model, training.data.images, training.data.labels, val.images, val.labels, train_cfg,
+                     class_weight=training.class_weight, checkpoint=folder / KERAS_FILE, label=name, mlflow_run=True)
+        history = pd.DataFrame(result.history)
+        with atomic_path(folder / "history.csv") as tmp:
+            history.to_csv(tmp, index=False)
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
+                            "train_seconds": result.seconds, "epochs_run": len(result.history)})
+        mlflow.log_artifact(str(folder / "history.csv"))
+        sample = as_batch(val.images[:4])
+        signature = infer_signature(sample, model.predict(sample, verbose=0))
+        info = mlflow.keras.log_model(model, name="model", signature=signature)
+        write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
+                                "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
+                                "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                                "train_seconds": round(result.seconds, 1), "data_source": training.data.source})
+    log.info("%s: best epoch %d (%s %.4f) after %.0fs", name, result.best_epoch,
+             train_cfg["early_stopping"]["monitor"], result.best_value, result.seconds)
+
+
+if __name__ == "__main__":
+    run_main(main)
