@@ -48,13 +48,21 @@ def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
         import keras
 
         model = keras.models.load_model(folder / KERAS_FILE)
-        return lambda images: np.asarray(model.predict(_batch(images), batch_size=256, verbose=0))
+        return lambda images: predict_in_batches(model, images)
     if (folder / SKLEARN_FILE).exists():
         import skops.io
 
         pipeline = skops.io.load(folder / SKLEARN_FILE, trusted=skops_trusted_types(folder / SKLEARN_FILE))
         return lambda images: np.asarray(pipeline.predict_proba(_batch(images)))
     raise ModelStoreError(f"{folder}: no {KERAS_FILE} or {SKLEARN_FILE}; run the model's train stage")
+
+
+def predict_in_batches(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Call the Keras model directly (no `predict` retracing per model), batch by batch."""
+    x = _batch(images).astype(np.float32)
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)])
 
 
 def _batch(images: np.ndarray) -> np.ndarray:

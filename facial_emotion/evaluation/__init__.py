@@ -1,0 +1,1 @@
+"""Scoring models, choosing the champion on validation, ensembling, and registering it."""
