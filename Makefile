@@ -1,0 +1,46 @@
+# Facial emotion pipeline. `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server demo serve benchmarks clean-mlflow
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.runtime ## create .venv and install the pipeline's packages
+
+setup-dev: $(VENV)/.dev ## also install the test tools
+
+browser: ## install Debian's Chromium for the page tests (needs root and apt; skipped otherwise)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: browser tests will be skipped"; }
+
+repro: setup ## set up, then run the whole pipeline (dvc repro) on data/raw/ or synthetic data
+	dvc repro
+
+test: setup-dev browser ## set up, then run every test (unit, data, integration)
+	$(BIN)/python -m pytest
+
+mlflow-ui: setup ## browse runs at http://127.0.0.1:5000 (local SQLite store)
+	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+mlflow-server: setup ## shared tracking server on 127.0.0.1:5000 for parallel sweeps (export MLFLOW_TRACKING_URI=http://127.0.0.1:5000)
+	mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow-server.db --artifacts-destination $(CURDIR)/mlartifacts \
+	  --host 127.0.0.1 --port 5000 --workers 1
+
+benchmarks: setup ## print the speed and memory figures (needs FER2013 at ../shared or FER2013_PATH)
+	for b in benchmarks/*.py; do python $$b || exit 1; done

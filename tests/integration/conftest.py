@@ -1,0 +1,15 @@
+"""One tiny end-to-end `dvc repro` per test session, shared by the integration tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from .pipeline import PipelineCopy, make_copy
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> PipelineCopy:
+    copy = make_copy(tmp_path_factory.mktemp("pipeline") / "repo")
+    result = copy.dvc("repro")
+    copy.first_repro_output = result.stdout + result.stderr
+    return copy

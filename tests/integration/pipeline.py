@@ -1,0 +1,91 @@
+"""A throwaway copy of the working tree with tiny params, where the real `dvc repro` runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Small enough for CI's 2 cores, large enough that every class is in every split.
+TINY_PARAMS = {
+    "data.synthetic_rows": 420,
+    "train.epochs": 1,
+    "train.batch_size": 32,
+    "baselines.logreg.max_iter": 30,
+    "evaluate.ensemble_top_k": 2,
+    "balance.smote.reduce_k": True,  # disgust has ~5 training rows here
+}
+
+
+@dataclass
+class PipelineCopy:
+    root: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
+        result = subprocess.run(list(args), cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+        return result
+
+    def dvc(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return self.run(str(Path(sys.executable).parent / "dvc"), *args, **kwargs)
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    def set_params(self, values: dict[str, object]) -> None:
+        set_params(self.root / "params.yaml", values)
+
+
+def set_params(path: Path, values: dict[str, object]) -> None:
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in values.items():
+        node = params
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def copy_worktree(destination: Path) -> None:
+    """Tracked and untracked-but-not-ignored files: what a fresh clone of this work would hold."""
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                             capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listing):
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def pipeline_env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "pipeline test"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@example.invalid"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def make_copy(destination: Path, params: dict[str, object] | None = None) -> PipelineCopy:
+    destination.mkdir(parents=True, exist_ok=True)
+    copy_worktree(destination)
+    for leftover in ("dvc.lock", "mlflow.db"):
+        (destination / leftover).unlink(missing_ok=True)
+    set_params(destination / "params.yaml", {**TINY_PARAMS, **(params or {})})
+    copy = PipelineCopy(destination, pipeline_env(destination))
+    copy.run("git", "init", "-q")
+    copy.run("git", "add", "-A")
+    copy.run("git", "commit", "-qm", "pipeline test copy")
+    return copy

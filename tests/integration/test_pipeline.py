@@ -1,0 +1,87 @@
+"""The real pipeline end to end: `dvc repro` in a temp copy, a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+pytestmark = pytest.mark.slow
+
+CNNS = [f"cnn-{b}-{a}" for b in ("none", "class_weight", "smote") for a in ("relu", "elu")]
+
+
+def _runs(pipeline):
+    mlflow.set_tracking_uri(pipeline.tracking_uri)
+    experiment = mlflow.get_experiment_by_name("facial-emotion")
+    return MlflowClient(pipeline.tracking_uri).search_runs([experiment.experiment_id], max_results=1000)
+
+
+def test_outputs_exist_and_say_synthetic(tiny_pipeline):
+    root = tiny_pipeline.root
+    summary = json.loads((root / "reports/ingest_summary.json").read_text())
+    assert summary["source"] == "synthetic" and summary["synthetic"] is True
+    assert "SYNTHETIC" in summary["warning"]
+    assert "SYNTHETIC" in tiny_pipeline.first_repro_output
+    for name in CNNS:
+        folder = root / "models" / name
+        assert (folder / "model.keras").is_file() and (folder / "history.csv").is_file()
+        assert json.loads((folder / "mlflow_run.json").read_text())["run_id"]
+    for name in ("logreg", "svm"):
+        assert (root / "models" / name / "model.skops").is_file()
+    for name in CNNS + ["logreg", "svm"]:
+        metrics = json.loads((root / "reports/metrics" / f"{name}.json").read_text())
+        assert 0 <= metrics["validation"]["macro_f1"] <= 1 and "f1_disgust" in metrics["test"]
+    assert json.loads((root / "reports/champion.json").read_text())["synthetic"] is True
+
+
+def test_every_stage_run_is_in_mlflow_with_tags(tiny_pipeline):
+    runs = _runs(tiny_pipeline)
+    stages = {run.data.tags["dvc_stage"] for run in runs}
+    expected = {"ingest", "preprocess", "balance", "evaluate", "baseline@logreg", "baseline@svm"}
+    expected |= {f"train@{b}-{a}" for b in ("none", "class_weight", "smote") for a in ("relu", "elu")}
+    assert expected <= stages
+    for run in runs:
+        tags = run.data.tags
+        assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", tags["git_commit"]), tags["git_commit"]
+        assert tags["data_source"] == "synthetic" and tags["synthetic_data"] == "true"
+        assert re.fullmatch(r"[0-9a-f]{64}", tags["data_sha256"])
+    trained = {run.data.tags.get("model_name"): run for run in runs if run.data.tags.get("model_name")}
+    run = trained["cnn-smote-elu"]
+    assert run.data.params["train.learning_rate"] == "0.001" and run.data.params["balance"] == "smote"
+    assert "val_accuracy" in run.data.metrics and "validation_macro_f1" in run.data.metrics
+
+
+def test_champion_is_registered_and_loads_by_alias(tiny_pipeline):
+    champion = json.loads((tiny_pipeline.root / "reports/champion.json").read_text())
+    mlflow.set_tracking_uri(tiny_pipeline.tracking_uri)
+    mlflow.set_registry_uri(tiny_pipeline.tracking_uri)
+    version = MlflowClient().get_model_version_by_alias("facial-emotion", "champion")
+    assert str(version.version) == champion["version"]
+    model = mlflow.pyfunc.load_model("models:/facial-emotion@champion")
+    faces = np.random.default_rng(0).integers(0, 256, size=(5, 48, 48, 1), dtype=np.uint8)
+    probabilities = np.asarray(model.predict(faces))
+    assert probabilities.shape == (5, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+
+
+def test_second_repro_is_up_to_date_and_adds_no_version(tiny_pipeline):
+    result = tiny_pipeline.dvc("repro")
+    assert "up to date" in (result.stdout + result.stderr).lower()
+    client = MlflowClient(tiny_pipeline.tracking_uri, registry_uri=tiny_pipeline.tracking_uri)
+    before = len(client.search_model_versions("name='facial-emotion'"))
+    tiny_pipeline.dvc("repro", "--force", "--single-item", "evaluate")
+    assert len(client.search_model_versions("name='facial-emotion'")) == before
+
+
+def test_changing_one_variant_reruns_only_that_variant(tiny_pipeline):
+    tiny_pipeline.set_params({"variants.cnn-smote-elu": {"learning_rate": 0.002}})
+    result = tiny_pipeline.dvc("repro")
+    ran = set(re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr))
+    assert "train@smote-elu" in ran
+    assert not {s for s in ran if s.startswith(("train@", "baseline@"))} - {"train@smote-elu"}
+    assert not ran & {"ingest", "preprocess", "balance"}
