@@ -1,0 +1,77 @@
+"""Model builders: the study's exact network, the compact and VGG budgets, scaling inside the model,
+augmentation that changes training batches but not inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from facial_emotion.evaluation.ensemble import build_ensemble, horizontal_flip_layer  # noqa: E402
+from facial_emotion.models.architectures import (ArchitectureError, build_augmentation, build_compact,  # noqa: E402
+                                                 build_model, build_seed_cnn, build_vgg)
+from facial_emotion.params import load_params  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cnn_params():
+    return load_params()["cnn"]
+
+
+@pytest.mark.parametrize("activation", ["relu", "elu"])
+def test_seed_cnn_is_the_studys_network(activation):
+    model = build_seed_cnn(activation=activation)
+    assert model.count_params() == 1_909_255
+    assert isinstance(model.layers[1], keras.layers.Rescaling)
+    assert model.layers[1].scale == pytest.approx(1 / 255)
+    assert sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) == 4
+    assert {layer.activation.__name__ for layer in model.layers if isinstance(layer, keras.layers.Activation)} == {activation}
+
+
+def test_default_params_build_the_seed_network(cnn_params):
+    assert cnn_params["architecture"] == "seed"
+    assert build_model("seed", "relu", cnn_params).count_params() == 1_909_255
+
+
+def test_budgets():
+    assert build_compact().count_params() < 100_000
+    assert build_vgg().count_params() > 5_000_000
+
+
+def test_unknown_architecture_is_a_clear_error(cnn_params):
+    with pytest.raises(ArchitectureError, match="cnn.architecture"):
+        build_model("resnet", "relu", cnn_params)
+
+
+def test_model_takes_raw_pixels():
+    """A uint8 face and the same face as float 0-255 give the same output: scaling is inside."""
+    model = build_compact()
+    faces = np.random.default_rng(0).integers(0, 256, size=(3, 48, 48, 1)).astype(np.uint8)
+    out = np.asarray(model(faces.astype(np.float32), training=False))
+    np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(out, np.asarray(model(faces.astype(np.float64), training=False)), atol=1e-6)
+
+
+def test_augmentation_changes_training_batches_only():
+    augmentation = build_augmentation({"flip": True, "rotation": 0.1, "shift": 0.1, "zoom": 0.1, "contrast": 0.2}, seed=1)
+    assert len(augmentation.layers) == 5
+    x = np.random.default_rng(0).random((8, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(augmentation(x, training=False)), x)
+    assert not np.allclose(np.asarray(augmentation(x, training=True)), x)
+    model = build_compact(augmentation=augmentation)
+    assert model.get_layer("augmentation") is augmentation
+    np.testing.assert_array_equal(np.asarray(model(x * 255, training=False)), np.asarray(model(x * 255, training=False)))
+    assert build_augmentation({}, seed=1) is None
+
+
+def test_flip_layer_is_an_exact_mirror():
+    x = np.random.default_rng(2).integers(0, 256, size=(2, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(horizontal_flip_layer()(x)), x[:, :, ::-1])
+
+
+def test_ensemble_is_the_mean_of_its_members():
+    members = [build_compact(name="a"), build_compact(name="b"), build_compact(name="c")]
+    x = np.random.default_rng(3).integers(0, 256, size=(4, 48, 48, 1)).astype(np.float32)
+    expected = np.mean([np.asarray(m(x, training=False)) for m in members], axis=0)
+    np.testing.assert_allclose(np.asarray(build_ensemble(members)(x, training=False)), expected, atol=1e-6)
