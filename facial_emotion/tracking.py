@@ -67,6 +67,10 @@ def configure(experiment: str = DEFAULT_EXPERIMENT, root: Path | None = None) ->
 
     uri = tracking_uri(root)
     check_server(uri)
+    if uri.startswith("sqlite:") and _in_queue_workspace():
+        log.warning("queued DVC experiment writing to the SQLite store %s: parallel queue workers can lock each "
+                    "other out; for `dvc queue start -j N` run `make mlflow-server` and export "
+                    "MLFLOW_TRACKING_URI=http://127.0.0.1:5000", uri)
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:"):
         # The registry shares the tracking database unless the user said otherwise.
@@ -83,6 +87,12 @@ def configure(experiment: str = DEFAULT_EXPERIMENT, root: Path | None = None) ->
             experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def _in_queue_workspace() -> bool:
+    """True inside a `dvc exp run --queue` executor: a temp copy whose DVC_ROOT is the parent repo."""
+    root = os.environ.get("DVC_ROOT")
+    return bool(root and os.environ.get("DVC_EXP_NAME") and Path.cwd().resolve() != Path(root).resolve())
 
 
 def git_commit(root: Path | None = None) -> str:
@@ -104,7 +114,7 @@ def run_tags(stage: str, data_source: str | None, data_sha256: str | None) -> di
     """The tags every run carries, so any run can be traced to code, stage, experiment and data."""
     tags = {
         "git_commit": git_commit(),
-        "dvc_stage": stage,
+        "dvc_stage": os.environ.get("DVC_STAGE", stage),  # DVC sets it for every stage command
         "data_source": data_source or "unknown",
         "data_sha256": data_sha256 or "unknown",
         "synthetic_data": str(data_source == "synthetic").lower(),
