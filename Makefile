@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server demo serve benchmarks clean-mlflow
+.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server exp-show benchmarks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ mlflow-ui: setup ## browse runs at http://127.0.0.1:5000 (local SQLite store)
 mlflow-server: setup ## shared tracking server on 127.0.0.1:5000 for parallel sweeps (export MLFLOW_TRACKING_URI=http://127.0.0.1:5000)
 	mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow-server.db --artifacts-destination $(CURDIR)/mlartifacts \
 	  --host 127.0.0.1 --port 5000 --workers 1
+
+exp-show: setup ## compare experiments: headline metrics and changed params only
+	dvc exp show --only-changed --drop '.*(precision|recall|f1)_.*' --drop '.*\.rows$$' --sort-by reports/champion.json:validation.macro_f1
 
 benchmarks: setup ## print the speed and memory figures (needs FER2013 at ../shared or FER2013_PATH)
 	for b in benchmarks/*.py; do python $$b || exit 1; done
