@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, classification_report, f1_score,
                              precision_recall_fscore_support)
@@ -16,9 +18,13 @@ def compute_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, 
     y_pred = np.asarray(probabilities).argmax(axis=1)
     labels = list(range(NUM_CLASSES))
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    with warnings.catch_warnings():
+        # A small split may lack a class the model predicts: expected, and balanced accuracy is still defined.
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true", UserWarning)
+        balanced = float(balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")
     metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+        "balanced_accuracy": balanced,
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
         "rows": int(len(y_true)),

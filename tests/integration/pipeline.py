@@ -57,11 +57,17 @@ def set_params(path: Path, values: dict[str, object]) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def _git_files(*options: str) -> set[str]:
+    out = subprocess.run(["git", "ls-files", "-z", *options], cwd=REPO, capture_output=True, check=True).stdout
+    return set(filter(None, out.decode().split("\0")))
+
+
 def copy_worktree(destination: Path) -> None:
-    """Tracked and untracked-but-not-ignored files: what a fresh clone of this work would hold."""
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                             capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listing):
+    """What a fresh clone of this work would hold: tracked files, plus new source files that are not
+    committed yet (but not pipeline outputs lying in the work tree)."""
+    outputs = ("reports/", "models/", "data/", "test-artifacts/")
+    untracked = {name for name in _git_files("--others", "--exclude-standard") if not name.startswith(outputs)}
+    for name in sorted(_git_files("--cached") | untracked):
         source = REPO / name
         if source.is_file():
             target = destination / name
