@@ -7,6 +7,7 @@ import logging
 import time
 import warnings
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from facial_emotion import tracking
@@ -51,9 +52,11 @@ def main(argv=None) -> None:
             log.warning("%s: the solver stopped before converging (raise baselines.%s.max_iter for a tighter fit)",
                         name, args.model)
             mlflow.set_tag("converged", "false")
-        train_accuracy = float((model.predict(images) == labels).mean())
+        # On a sample: predicting all rows with an exact SVM costs as much as a third of its fit.
+        probe = np.random.default_rng(seed).choice(len(labels), size=min(len(labels), 2000), replace=False)
+        train_accuracy = float((model.predict(images[probe]) == labels[probe]).mean())
         mlflow.log_metrics({"train_seconds": seconds, "train_accuracy": train_accuracy, "train_rows": len(labels)})
-        log.info("%s trained in %.1fs (train accuracy %.3f)", name, seconds, train_accuracy)
+        log.info("%s trained in %.1fs (training accuracy %.3f on a 2,000-row sample)", name, seconds, train_accuracy)
         with atomic_path(folder / SKLEARN_FILE) as tmp:
             skops.io.dump(model, tmp)
         sample = images[:4, :, :, None]
