@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server exp-show benchmarks
+.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server exp-show demo benchmarks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ mlflow-server: setup ## shared tracking server on 127.0.0.1:5000 for parallel sw
 
 exp-show: setup ## compare experiments: headline metrics and changed params only
 	dvc exp show --only-changed --drop '.*(precision|recall|f1)_.*' --drop '.*\.rows$$' --sort-by reports/champion.json:validation.macro_f1
+
+demo: setup ## the registered champion on webcam 0 (q quits); outputs in reports/demo-live/
+	python -m facial_emotion.faces.demo --source 0
 
 benchmarks: setup ## print the speed and memory figures (needs FER2013 at ../shared or FER2013_PATH)
 	for b in benchmarks/*.py; do python $$b || exit 1; done

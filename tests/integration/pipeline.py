@@ -21,6 +21,7 @@ TINY_PARAMS = {
     "baselines.logreg.max_iter": 30,
     "evaluate.ensemble_top_k": 2,
     "balance.smote.reduce_k": True,  # disgust has ~5 training rows here
+    "demo.clip.frames": 20,
 }
 
 

@@ -1,0 +1,117 @@
+"""The emotion model behind the demo: any MLflow model URI (`models:/facial-emotion@champion`),
+called once per frame on all its faces.
+
+A pyfunc Keras model's `predict` goes through `keras.Model.predict`, which costs tens of ms per
+call in set-up alone; the underlying Keras model's `predict_on_batch` runs the same compiled
+graph in about 2 ms, so the demo unwraps it when it can. Scaling to [0, 1] is inside every model:
+the crops go in as raw uint8 pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import PipelineError
+from ..labels import IMAGE_SIZE, NUM_CLASSES
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoadError(PipelineError, RuntimeError):
+    """A model URI that does not resolve, or a model whose output is not [n, 7] probabilities."""
+
+
+class EmotionClassifier:
+    """uint8 crops [n, 48, 48] (or [n, 48, 48, 1]) -> float32 probabilities [n, 7], in one call."""
+
+    def __init__(self, predict: Callable[[np.ndarray], Any], uri: str, version: str | None = None,
+                 raw_model: Any = None) -> None:
+        self._predict = predict
+        self.uri = uri
+        self.version = version
+        self.raw_model = raw_model  # the Keras model when called directly, else None
+
+    @property
+    def fast_path(self) -> bool:
+        return self.raw_model is not None
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        crops = np.asarray(crops, dtype=np.uint8)
+        if crops.ndim == 3:
+            crops = crops[..., None]
+        if len(crops) == 0:
+            return np.zeros((0, NUM_CLASSES), dtype=np.float32)
+        probs = np.asarray(self._predict(crops), dtype=np.float32)
+        if probs.shape != (len(crops), NUM_CLASSES):
+            raise ModelLoadError(f"{self.uri}: expected probabilities of shape ({len(crops)}, {NUM_CLASSES}), "
+                                 f"got {probs.shape}; is it a facial-emotion classifier?")
+        return probs
+
+    def warm_up(self) -> None:
+        """Trace the compiled graph for the batch sizes a frame usually has, before latency is measured."""
+        for n in (1, 2):
+            self(np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8))
+
+
+def from_keras(model: Any, uri: str, version: str | None = None) -> EmotionClassifier:
+    """Wrap a Keras model: `predict_on_batch` runs its compiled graph without `predict`'s set-up cost."""
+    return EmotionClassifier(model.predict_on_batch, uri, version, raw_model=model)
+
+
+def alias_version(uri: str) -> str | None:
+    """The registry version behind `models:/<name>@<alias>` (logged beside the results), else None."""
+    if not uri.startswith("models:/") or "@" not in uri:
+        return None
+    from mlflow import MlflowClient
+
+    name, alias = uri[len("models:/"):].rsplit("@", 1)
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name.rstrip("/"), alias).version)
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing model or alias
+        raise ModelLoadError(f"{uri}: not in the model registry ({_first_line(exc)}); "
+                             "run the evaluate stage (dvc repro) to register a champion") from None
+
+
+def load_classifier(uri: str) -> EmotionClassifier:
+    """An MLflow model URI, a local MLflow model folder, or a `.keras` file -> EmotionClassifier.
+
+    The MLflow tracking and registry URIs must already be set (facial_emotion.tracking.configure).
+    """
+    if uri.endswith(".keras"):
+        if not Path(uri).is_file():
+            raise ModelLoadError(f"{uri}: no such model file")
+        import keras
+
+        return _warmed(from_keras(keras.models.load_model(uri), uri))
+    import mlflow
+
+    version = alias_version(uri)
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # noqa: BLE001 - missing run, artifact or flavour: one line for the user
+        raise ModelLoadError(f"{uri}: cannot load model ({_first_line(exc)})") from None
+    try:
+        raw = model.get_raw_model()
+    except (NotImplementedError, AttributeError):
+        raw = None
+    if raw is not None and hasattr(raw, "predict_on_batch"):
+        classifier = from_keras(raw, uri, version)
+    else:
+        classifier = EmotionClassifier(model.predict, uri, version)
+    log.info("model %s%s loaded (%s)", uri, f" (version {version})" if version else "",
+             "Keras predict_on_batch" if classifier.fast_path else "pyfunc predict")
+    return _warmed(classifier)
+
+
+def _warmed(classifier: EmotionClassifier) -> EmotionClassifier:
+    classifier.warm_up()
+    return classifier
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

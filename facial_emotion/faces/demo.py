@@ -1,0 +1,282 @@
+"""The webcam demo: faces from a camera, a video or photos, classified by the registered champion,
+boxed and labelled live, with crops, grid, timeline, per-frame CSV and a latency summary.
+
+    python -m facial_emotion.faces.demo --source 0                   # webcam 0, `q` quits
+    python -m facial_emotion.faces.demo --source clip.mp4 --no-window --save-video annotated.mp4
+    python -m facial_emotion.faces.demo --source photos/ --model models:/facial-emotion@champion
+
+Settings come from params.yaml's `demo:` section when there is one (else the defaults below);
+the DVC stage `demo` runs the same loop on the astronaut clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import PipelineError
+from ..params import ParamsError
+from .analyzer import FrameAnalyzer
+from .classifier import EmotionClassifier
+from .detect import DetectorParams, FaceDetector
+from .outputs import DemoRecorder, VideoOut
+from .render import draw_frame
+from .sources import ClipParams, FrameSource, open_source
+from .tracker import FaceTracker, TrackerParams
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REGISTERED_MODEL = "facial-emotion"
+DEFAULT_OUT = "reports/demo-live"
+WINDOW_TITLE = "facial emotion (q quits)"
+DEMO_KEYS = {"source", "annotated_video", "clip", "detector", "tracker", "full_scan_every", "crop_px", "grid", "max_frames"}
+
+
+class DemoError(PipelineError, RuntimeError):
+    """The window cannot be shown (no display) or the loop cannot run."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    detector: DetectorParams = DetectorParams()
+    tracker: TrackerParams = TrackerParams()
+    clip: ClipParams = ClipParams()
+    full_scan_every: int = 30   # full-frame detection every n frames; between, only around tracked faces
+    crop_px: int = 144          # side of the saved crops
+    grid_size: int = 16
+    grid_columns: int = 4
+    seed: int = 42
+    max_frames: int | None = None
+
+    @classmethod
+    def from_params(cls, demo: Mapping[str, Any], seed: int = 42) -> "DemoSettings":
+        """From params.yaml's `demo:` section (`source` and `annotated_video` are the stage's own)."""
+        unknown = sorted(set(demo) - DEMO_KEYS)
+        if unknown:
+            raise ParamsError(f"params.yaml demo: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(DEMO_KEYS))}")
+        grid = demo.get("grid") or {}
+        settings = cls(
+            detector=DetectorParams.from_dict(demo.get("detector")),
+            tracker=TrackerParams.from_dict(demo.get("tracker")),
+            clip=ClipParams.from_dict(demo.get("clip")),
+            full_scan_every=int(demo.get("full_scan_every", cls.full_scan_every)),
+            crop_px=int(demo.get("crop_px", cls.crop_px)),
+            grid_size=int(grid.get("size", cls.grid_size)),
+            grid_columns=int(grid.get("columns", cls.grid_columns)),
+            seed=int(seed),
+            max_frames=demo.get("max_frames"),
+        )
+        if settings.full_scan_every < 1 or settings.crop_px < 16 or settings.grid_size < 1 or settings.grid_columns < 1:
+            raise ParamsError("params.yaml demo: full_scan_every, grid.size and grid.columns must be >= 1, crop_px >= 16")
+        return settings
+
+
+class Window:
+    """The live window; `show` returns False once the user pressed q or Esc, or closed it."""
+
+    def __init__(self, title: str = WINDOW_TITLE) -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise DemoError("no display to show the window on (DISPLAY is not set); add --no-window")
+        self.title = title
+        self._opened = False
+
+    def show(self, image: np.ndarray, wait_ms: int = 1) -> bool:
+        import cv2
+
+        try:
+            cv2.imshow(self.title, image)
+            self._opened = True
+            key = cv2.waitKey(wait_ms) & 0xFF
+            closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error as exc:
+            raise DemoError(f"cannot show the window ({str(exc).strip().splitlines()[-1]}); add --no-window") from None
+        return key not in (ord("q"), ord("Q"), 27) and not closed
+
+    def close(self) -> None:
+        if self._opened:
+            import cv2
+
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+class LoopStats:
+    """Per-frame latency (the frame's own work: detect, classify, track, draw; not saving or display)
+    and the fps shown in the window."""
+
+    STAGES = ("detect", "classify", "track", "render")
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.stage_ms: dict[str, list[float]] = {name: [] for name in self.STAGES}
+        self.frames = self.full_scans = self.faces = 0
+        self.shown_fps: float | None = None
+        self.start = self._last = time.perf_counter()
+
+    @property
+    def last_latency(self) -> float | None:
+        return self.latencies[-1] if self.latencies else None
+
+    def add(self, timings_ms: dict[str, float], full_scan: bool, faces: int) -> float:
+        latency = sum(timings_ms.values())
+        self.latencies.append(latency)
+        for name, value in timings_ms.items():
+            self.stage_ms[name].append(value)
+        self.frames += 1
+        self.full_scans += int(full_scan)
+        self.faces += faces
+        return latency
+
+    def tick(self) -> None:
+        """End of a frame: update the smoothed fps shown on the next one."""
+        now = time.perf_counter()
+        instant = 1.0 / max(now - self._last, 1e-6)
+        self.shown_fps = instant if self.shown_fps is None else 0.9 * self.shown_fps + 0.1 * instant
+        self._last = now
+
+    def summary(self, source: FrameSource, classifier: EmotionClassifier, recorder: DemoRecorder) -> dict[str, Any]:
+        wall_s = time.perf_counter() - self.start
+        return {
+            "source": source.description,
+            "model": classifier.uri,
+            "model_version": classifier.version,
+            "model_call": "keras predict_on_batch" if classifier.fast_path else "pyfunc predict",
+            "frames": self.frames,
+            "seconds": round(wall_s, 3),
+            "fps": round(self.frames / wall_s, 2) if wall_s > 0 else None,  # end to end, saving included
+            "latency_ms_median": _percentile(self.latencies, 50),
+            "latency_ms_p95": _percentile(self.latencies, 95),
+            "latency_ms_mean": round(float(np.mean(self.latencies)), 3) if self.latencies else None,
+            **{f"{name}_ms_median": _percentile(values, 50) for name, values in self.stage_ms.items()},
+            "full_scans": self.full_scans,
+            "face_detections": self.faces,
+            "faces_tracked": len(recorder.timeline.as_dict()["faces"]),
+            "label_changes": recorder.timeline.label_changes,
+            "crops_saved": len(recorder.crops),
+        }
+
+
+def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoSettings, out_dir: str | Path,
+             window: Window | None = None, video_path: str | Path | None = None,
+             extra_summary: Mapping[str, Any] | None = None, video_name: str | None = None) -> dict[str, Any]:
+    """The frame loop: analyse, save crops on label changes, draw, show, record; outputs land in
+    `out_dir` only when the loop ends (source exhausted, `q`, Ctrl-C or max_frames).
+
+    The annotated video goes to `video_path` (anywhere) or to `video_name` inside `out_dir`."""
+    tracker_params = settings.tracker
+    if source.independent:  # unrelated photos: no history to smooth, confirm or hold
+        tracker_params = dataclasses.replace(tracker_params, min_hits=1)
+    analyzer = FrameAnalyzer(FaceDetector(settings.detector), classifier, FaceTracker(tracker_params),
+                             settings.full_scan_every)
+    recorder = DemoRecorder(out_dir, settings.crop_px)
+    if video_name:
+        video_path = recorder.root / video_name
+    video = VideoOut(video_path, source.fps or 15.0) if video_path else None
+    stats = LoopStats()
+    success = False
+    try:
+        try:
+            for frame in source:
+                if source.independent:
+                    analyzer.reset()
+                result = analyzer.analyze(frame.image)
+                recorder.save_crops(frame, result.states, settings.detector.margin)  # before drawing: clean crops
+                drawn = time.perf_counter()
+                draw_frame(frame.image, result.states, stats.shown_fps, stats.last_latency)
+                timings = {**result.timings_ms, "render": (time.perf_counter() - drawn) * 1e3}
+                latency = stats.add(timings, result.full_scan, len(result.states))
+                recorder.record(frame, result.states, latency, result.full_scan, frame.image)
+                if video is not None:
+                    video.write(frame.image)
+                stats.tick()
+                if window is not None and not window.show(frame.image, 0 if source.independent else 1):
+                    break
+                if settings.max_frames is not None and stats.frames >= settings.max_frames:
+                    break
+        except KeyboardInterrupt:
+            log.info("interrupted: writing what was recorded so far")
+        summary = {**stats.summary(source, classifier, recorder), **(extra_summary or {})}
+        if video is not None:
+            video.close(success=True)
+            video = None
+        recorder.finish(summary, settings.grid_size, settings.grid_columns, settings.seed)
+        success = True
+    finally:
+        if video is not None:
+            video.close(success=False)
+        if not success:
+            recorder.abort()
+        if window is not None:
+            window.close()
+        source.close()
+    log.info("%d frames, %d face detections, %d label changes; %.1f fps, latency median %s ms, p95 %s ms -> %s",
+             summary["frames"], summary["face_detections"], summary["label_changes"], summary["fps"] or 0, summary["latency_ms_median"],
+             summary["latency_ms_p95"], out_dir)
+    return summary
+
+
+def settings_from_file(path: str | Path = "params.yaml") -> tuple[DemoSettings, dict[str, Any]]:
+    """Settings from params.yaml's `demo:` section when the file exists, else the defaults."""
+    from ..params import load_params
+
+    if not Path(path).exists():
+        return DemoSettings(), {}
+    params = load_params(path)
+    return DemoSettings.from_params(params.get("demo") or {}, params.get("seed", 42)), params
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m facial_emotion.faces.demo",
+                                     description="Faces from a webcam, video or photos, classified by the champion model")
+    parser.add_argument("--source", default="0",
+                        help="webcam index (0), video file, image file, image folder, or 'astronaut' (default: 0)")
+    parser.add_argument("--model", default=None,
+                        help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion)")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    parser.add_argument("--no-window", action="store_true", help="headless: no window (servers, CI)")
+    parser.add_argument("--save-video", default=None, metavar="PATH", help="also write the annotated frames as an mp4")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("--params", default="params.yaml", help="params file with a demo: section (default: params.yaml)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    settings, params = settings_from_file(args.params)
+    if args.max_frames is not None:
+        settings = dataclasses.replace(settings, max_frames=args.max_frames)
+    registered = (params.get("registry") or {}).get("model_name", DEFAULT_REGISTERED_MODEL)
+    model_uri = args.model or f"models:/{registered}@champion"
+    window = None if args.no_window else Window()
+    source = open_source(args.source, settings.clip)  # fail on a bad source before the slow model load
+    try:
+        from .classifier import load_classifier
+
+        if not model_uri.endswith(".keras"):
+            from .. import tracking
+
+            tracking.configure((params.get("mlflow") or {}).get("experiment", tracking.DEFAULT_EXPERIMENT))
+        classifier = load_classifier(model_uri)
+    except BaseException:
+        source.close()
+        raise
+    return run_demo(source, classifier, settings, args.out, window, args.save_video)
+
+
+if __name__ == "__main__":
+    from ..cli import run_main
+
+    run_main(main)
