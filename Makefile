@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server exp-show demo benchmarks
+.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server exp-show demo serve benchmarks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ exp-show: setup ## compare experiments: headline metrics and changed params only
 
 demo: setup ## the registered champion on webcam 0 (q quits); outputs in reports/demo-live/
 	python -m facial_emotion.faces.demo --source 0
+
+serve: setup ## web service for the champion: upload page and JSON API at http://127.0.0.1:8000 (docs at /docs)
+	python -m facial_emotion.serve
 
 benchmarks: setup ## print the speed and memory figures (needs FER2013 at ../shared or FER2013_PATH)
 	for b in benchmarks/*.py; do python $$b || exit 1; done

@@ -63,6 +63,7 @@ def configure(experiment: str = DEFAULT_EXPERIMENT, root: Path | None = None) ->
     # MLflow's HTTP client retries for minutes by default; a down server must fail fast.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no usage data leaves the machine unasked
     import mlflow
 
     uri = tracking_uri(root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .pipeline import PipelineCopy, make_copy
+from .serve_kit import serve_server, serve_standin  # noqa: F401 - the web service's session fixtures
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,172 @@
+"""The FastAPI app: upload page, JSON API, health, OpenAPI docs. `create_app` takes a loaded
+classifier, so importing this module loads nothing and tests can build apps freely.
+
+    GET  /                 upload page (plain HTML + JS from /static, no external requests)
+    POST /api/predict      an image (multipart `file` field, or the raw body) -> faces and probabilities
+    GET  /health           model and limits
+    GET  /docs, /openapi.json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..faces.classifier import EmotionClassifier
+from ..labels import EMOTIONS
+from .errors import UploadRejected, UploadTooLarge
+from .predict import EmotionService
+from .settings import ServeSettings
+from .upload import RequestBody, check_declared_length, read_upload
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# The page and its assets load from this server only; /docs keeps FastAPI's own (CDN) assets.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+DISCARD_FACTOR = 4  # a refused body is read and dropped up to this many times the limit (see upload.py)
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+class ModelInfo(BaseModel):
+    uri: str
+    name: Optional[str] = Field(None, description="registered model name; null for a file or a logged-model URI")
+    version: Optional[str] = Field(None, description="registry version behind the alias, when known")
+
+
+class ImageInfo(BaseModel):
+    width: int = Field(description="decoded width in pixels (EXIF orientation applied)")
+    height: int
+    scale: float = Field(description="detection ran on the image resized by this factor (<= 1)")
+    format: str
+
+
+class Face(BaseModel):
+    box: list[int] = Field(description="[x, y, width, height] in original image pixels", min_length=4, max_length=4)
+    probabilities: dict[str, float] = Field(description=f"one per class: {', '.join(EMOTIONS)}")
+    label: str
+    confidence: float
+
+
+class Prediction(BaseModel):
+    model: ModelInfo
+    image: ImageInfo
+    faces: list[Face] = Field(description="largest first; empty when no face was found")
+    whole_image: bool = Field(description="true when no face was found and the whole image was classified")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "JPEG, PNG, WebP, BMP, TIFF or GIF"},
+                    "whole_image": {"type": "boolean", "description": "same as the query parameter"},
+                }},
+            },
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _form_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE | _FALSE:
+        return lowered in _TRUE
+    raise UploadRejected(f"form field {name!r}: expected true or false, not {value[:40]!r}")
+
+
+def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = None) -> FastAPI:
+    settings = settings or ServeSettings()
+    service = EmotionService(classifier, settings)
+    app = FastAPI(
+        title="Facial emotion",
+        version=__version__,
+        description="Upload a photo, get each face's box and the probabilities of the seven FER2013 classes "
+                    f"({', '.join(EMOTIONS)}). Model: `{classifier.uri}`.",
+    )
+    app.state.service = service
+
+    @app.middleware("http")
+    async def page_headers(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path == "/" or request.url.path.startswith("/static/"):
+            response.headers.update(PAGE_HEADERS)
+        return response
+
+    @app.exception_handler(UploadRejected)
+    async def rejected(request: Request, exc: UploadRejected) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's list of problems as one line, like every other refusal."""
+        lines = [f"{' '.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+                 for error in exc.errors()]
+        return JSONResponse({"detail": "; ".join(lines) or "invalid request"}, status_code=422)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/health", summary="Model and limits")
+    async def health() -> dict:
+        return {
+            "status": "ok",
+            "model": service.model,
+            "labels": list(EMOTIONS),
+            "max_upload_mb": settings.max_upload_mb,
+            "max_megapixels": settings.max_megapixels,
+            "max_side": settings.max_side,
+            "whole_image_fallback": settings.whole_image_fallback,
+        }
+
+    problems = {413: "upload or image too large", 415: "not an image", 422: "empty, corrupted or malformed upload"}
+
+    @app.post("/api/predict", response_model=Prediction, summary="Faces and emotion probabilities in a photo",
+              openapi_extra=UPLOAD_BODY,
+              responses={code: {"model": Problem, "description": text} for code, text in problems.items()})
+    async def predict(
+        request: Request,
+        whole_image: Optional[bool] = Query(
+            None, description="when no face is found, classify the whole image as one face (for 48x48 face "
+                              f"crops); default: serve.whole_image_fallback ({str(settings.whole_image_fallback).lower()})"),
+    ) -> dict:
+        limit = settings.max_upload_bytes
+        body = RequestBody(request.receive)
+        declared = request.headers.get("content-length")
+        try:
+            check_declared_length(declared, limit)
+            upload = await read_upload(body.chunks(), request.headers.get("content-type"), limit)
+        except UploadTooLarge:
+            asked_first = request.headers.get("expect", "").lower() == "100-continue"
+            if not asked_first and int(declared or 0) <= DISCARD_FACTOR * limit:
+                await body.discard_rest(DISCARD_FACTOR * limit)
+            raise
+        if whole_image is None and "whole_image" in upload.fields:
+            whole_image = _form_bool("whole_image", upload.fields["whole_image"])
+        return await run_in_threadpool(service.predict, upload.data, whole_image)
+
+    return app

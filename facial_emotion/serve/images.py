@@ -1,0 +1,88 @@
+"""Upload bytes -> a grayscale image ready for detection, refusing what is not a photo.
+
+The format is recognised from the first bytes (never from the file name or the client's
+Content-Type): something that is no image is 415; an image that cannot be decoded (truncated,
+corrupted) is 422. The pixel count is read from the header before decoding, so a small file
+claiming a huge canvas is refused (413) without allocating it. Large photos are shrunk so their
+longer side is at most `max_side` before detection; boxes are mapped back to original pixels.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..faces.detect import to_gray
+from .errors import UnreadableUpload, UnsupportedMediaType, UploadTooLarge
+
+# Formats OpenCV decodes and Pillow can read the size of without decoding: what photos come as.
+SUPPORTED = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format named by the file's signature, or None."""
+    head = data[:16]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    return None
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    gray: np.ndarray   # uint8 [h, w], at most max_side on its longer side
+    width: int         # the decoded image, before downscaling (EXIF orientation applied)
+    height: int
+    scale: float       # gray's size / original size (1.0 when not downscaled)
+    format: str
+
+
+def header_size(data: bytes, fmt: str, max_pixels: int) -> tuple[int, int]:
+    """(width, height) from the header only; a header that cannot be parsed is a corrupted file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+            return image.size
+    except Image.DecompressionBombError:
+        raise UploadTooLarge(f"{fmt} image too large: its header claims over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
+                             f"megapixels; the limit is {max_pixels / 1e6:.3g} (serve.max_megapixels)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableUpload(f"corrupted {fmt} image: its header cannot be read ({exc})") from None
+
+
+def prepare_image(data: bytes, max_pixels: int, max_side: int) -> PreparedImage:
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedMediaType(f"not an image: expected one of {', '.join(SUPPORTED)} "
+                                   f"(the first bytes are {data[:8]!r})")
+    width, height = header_size(data, fmt, max_pixels)
+    if width * height > max_pixels:
+        raise UploadTooLarge(f"{fmt} image of {width}x{height} pixels is over the limit of "
+                             f"{max_pixels / 1e6:.3g} megapixels (serve.max_megapixels)")
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise UnreadableUpload(f"corrupted {fmt} image: {str(exc).strip().splitlines()[-1]}") from None
+    if decoded is None or decoded.size == 0:
+        raise UnreadableUpload(f"corrupted or truncated {fmt} image: it cannot be decoded")
+    gray = to_gray(decoded)
+    del decoded
+    height, width = gray.shape
+    scale = min(1.0, max_side / max(width, height))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return PreparedImage(gray, width, height, scale, fmt)

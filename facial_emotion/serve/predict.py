@@ -1,0 +1,84 @@
+"""One photo in, every face's box and seven probabilities out: the demo's detector and crops, the
+registered model, the project's label names.
+
+A Haar cascade keeps per-image buffers, so one detector must not run in two threads at once, and a
+Keras model is not documented as safe to call from several: detection and classification each
+run one request at a time, while decoding and downscaling run in parallel. The cascade already
+spreads one image over every core, so more detectors would not make a 2-core machine faster.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from ..faces.classifier import EmotionClassifier
+from ..faces.detect import FaceDetector, crop_faces
+from ..labels import EMOTIONS
+from .images import PreparedImage, prepare_image
+from .settings import ServeSettings
+
+
+def model_identity(classifier: EmotionClassifier) -> dict[str, str | None]:
+    """uri, registered name and version: from `models:/<name>@<alias>` or `models:/<name>/<version>`."""
+    uri = classifier.uri
+    name, version = None, classifier.version
+    if uri.startswith("models:/"):
+        rest = uri[len("models:/"):].strip("/")
+        if "@" in rest:
+            name = rest.rsplit("@", 1)[0]
+        elif "/" in rest:
+            name, number = rest.rsplit("/", 1)
+            version = version or number
+        elif not rest.startswith("m-"):  # models:/m-<id> is a logged model, not a registered one
+            name = rest
+    return {"uri": uri, "name": name, "version": None if version is None else str(version)}
+
+
+class EmotionService:
+    def __init__(self, classifier: EmotionClassifier, settings: ServeSettings) -> None:
+        self.classifier = classifier
+        self.settings = settings
+        self.detector = FaceDetector(settings.detector)
+        self.model = model_identity(classifier)
+        self._detect_lock = threading.Lock()
+        self._classify_lock = threading.Lock()
+
+    def predict(self, data: bytes, whole_image: bool | None = None) -> dict[str, Any]:
+        """The API's answer for one uploaded image (see app.Prediction for the schema)."""
+        fallback = self.settings.whole_image_fallback if whole_image is None else whole_image
+        image = prepare_image(data, self.settings.max_pixels, self.settings.max_side)
+        with self._detect_lock:
+            boxes = self.detector.detect(image.gray)
+        used_whole_image = fallback and len(boxes) == 0
+        if used_whole_image:
+            # The study's mode: the picture is the face (a 48x48 crop), resized whole, no margin.
+            height, width = image.gray.shape
+            boxes = np.array([[0, 0, width, height]], dtype=np.int32)
+            crops = crop_faces(image.gray, boxes, margin=0.0)
+        else:
+            crops = crop_faces(image.gray, boxes, self.detector.params.margin)
+        with self._classify_lock:
+            probabilities = self.classifier(crops)
+        return {
+            "model": self.model,
+            "image": {"width": image.width, "height": image.height, "scale": round(image.scale, 6),
+                      "format": image.format},
+            "faces": [_face(box, probs, image) for box, probs in zip(boxes, probabilities)],
+            "whole_image": bool(used_whole_image),
+        }
+
+
+def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage) -> dict[str, Any]:
+    x, y, w, h = (float(v) / image.scale for v in box)
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(image.width, round(x + w)), min(image.height, round(y + h))
+    best = int(np.argmax(probabilities))
+    return {
+        "box": [x0, y0, x1 - x0, y1 - y0],
+        "probabilities": {name: round(float(p), 6) for name, p in zip(EMOTIONS, probabilities)},
+        "label": EMOTIONS[best],
+        "confidence": round(float(probabilities[best]), 6),
+    }

@@ -1,0 +1,61 @@
+"""The service's settings: params.yaml's `serve:` section, face detection from `demo.detector`
+(one detector configuration for the demo and the service), command-line options on top."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..faces.detect import DetectorParams
+from ..params import ParamsError
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"            # loopback: nothing outside this machine can reach it
+    port: int = 8000
+    max_upload_mb: float = 10.0        # bigger uploads are refused with 413 before they are read
+    max_megapixels: float = 50.0       # decoded-size limit (a small PNG can claim a huge canvas) -> 413
+    max_side: int = 1600               # longer side downscaled to this before detection
+    whole_image_fallback: bool = False  # no face found: classify the whole image as one face
+    detector: DetectorParams = DetectorParams()
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ParamsError("params.yaml serve.host: must not be empty")
+        if not 0 <= int(self.port) <= 65535:
+            raise ParamsError(f"params.yaml serve.port: must be 0-65535, not {self.port}")
+        if not float(self.max_upload_mb) > 0:
+            raise ParamsError(f"params.yaml serve.max_upload_mb: must be > 0, not {self.max_upload_mb}")
+        if not float(self.max_megapixels) > 0:
+            raise ParamsError(f"params.yaml serve.max_megapixels: must be > 0, not {self.max_megapixels}")
+        if int(self.max_side) < 48:
+            raise ParamsError(f"params.yaml serve.max_side: must be >= 48 pixels, not {self.max_side}")
+        if not isinstance(self.whole_image_fallback, bool):
+            raise ParamsError(f"params.yaml serve.whole_image_fallback: must be true or false, not {self.whole_image_fallback!r}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(float(self.max_upload_mb) * MB)
+
+    @property
+    def max_pixels(self) -> int:
+        return int(float(self.max_megapixels) * 1e6)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "ServeSettings":
+        """From a whole params.yaml dict; an unknown `serve:` key is an error (a typo would be ignored)."""
+        serve = dict(params.get("serve") or {})
+        known = {f.name for f in dataclasses.fields(cls)} - {"detector"}
+        unknown = sorted(set(serve) - known)
+        if unknown:
+            raise ParamsError(f"params.yaml serve: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        detector = DetectorParams.from_dict((params.get("demo") or {}).get("detector"), where="demo.detector")
+        return cls(**serve, detector=detector)
+
+    def replace(self, **changes: Any) -> "ServeSettings":
+        """A copy with the given fields changed; None values (options not given) are left out."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
