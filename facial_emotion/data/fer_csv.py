@@ -216,7 +216,8 @@ def _parse_pixel_block(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray):
     three = length >= 3
     values[three] += 100 * digits[token_end[three] - 2]
     for t in np.flatnonzero(length > 3):  # only leading zeros can keep these in range
-        values[t] = int(stream[token_start[t] : token_end[t] + 1].tobytes())
+        significant = stream[token_start[t] : token_end[t] + 1].tobytes().lstrip(b"0")
+        values[t] = int(significant or b"0") if len(significant) <= 3 else 256  # 256: out of range, fits int16
 
     row_of_token = np.searchsorted(field_starts, token_start, side="right") - 1
     counts = np.bincount(row_of_token, minlength=len(starts))
@@ -231,6 +232,6 @@ def _pixel_detail(raw: bytes, start: int, end: int) -> str:
     for position, token in enumerate(tokens, start=1):
         if not token.isdigit():
             return f"field 'pixels': value {position} is '{token[:20]}', not an integer 0-255"
-        if int(token) > 255:
-            return f"field 'pixels': value {position} is {int(token)}, above 255"
+        if len(token.lstrip("0")) > 3 or int(token) > 255:
+            return f"field 'pixels': value {position} is {token[:20]}, above 255"
     return f"field 'pixels': expected {PIXELS} integers, found {len(tokens)}"

@@ -1,0 +1,33 @@
+"""Shared test options: the `slow` and `data` markers and where the real FER2013 lives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_FER2013 = REPO.parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
+
+_MARKERS = {
+    "slow": "long-running (still part of the default run; deselect with -m 'not slow')",
+    "data": "needs the real FER2013 file (skipped with a reason when it is absent)",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pyproject.toml registers them too; registering here keeps --strict-markers happy without it.
+    registered = {line.split(":")[0].strip() for line in config.getini("markers")}
+    for name, text in _MARKERS.items():
+        if name not in registered:
+            config.addinivalue_line("markers", f"{name}: {text}")
+
+
+@pytest.fixture(scope="session")
+def fer2013_path() -> Path:
+    """The verified FER2013 copy (FER2013_PATH overrides ../shared/data/fer2013/); skips when absent."""
+    path = Path(os.environ.get("FER2013_PATH") or DEFAULT_FER2013)
+    if not path.is_file():
+        pytest.skip(f"FER2013 not found at {path}; set FER2013_PATH or put the verified copy at ../shared/data/fer2013/")
+    return path

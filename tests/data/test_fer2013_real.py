@@ -1,0 +1,74 @@
+"""The real FER2013 parses to its published counts, and both splits give the documented sizes.
+
+Needs the verified copy at ../shared/data/fer2013/fer2013.csv.gz (or FER2013_PATH); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facial_emotion.data.dataset import FaceDataset
+from facial_emotion.data.fer_csv import read_fer_csv
+from facial_emotion.data.splits import official_split, seed_split
+from facial_emotion.labels import IMAGE_SIZE, NUM_CLASSES
+
+pytestmark = pytest.mark.data
+
+CLASS_COUNTS = [4953, 547, 5121, 8989, 6077, 4002, 6198]
+USAGE_COUNTS = {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
+SEED_VAL_COUNTS = [991, 109, 1024, 1798, 1216, 800, 1240]
+SEED_TRAIN_COUNTS = [3962, 438, 4097, 7191, 4861, 3202, 4958]
+
+
+@pytest.fixture(scope="module")
+def fer2013(fer2013_path) -> tuple[FaceDataset, str]:
+    """Parsed once per module (about 10 s)."""
+    return read_fer_csv(fer2013_path)
+
+
+def test_row_count_and_schema(fer2013) -> None:
+    ds, sha = fer2013
+    assert len(ds) == 35887
+    assert ds.images.shape == (35887, IMAGE_SIZE, IMAGE_SIZE) and ds.images.dtype == np.uint8
+    assert ds.labels.dtype == np.int64 and ds.labels.min() == 0 and ds.labels.max() == NUM_CLASSES - 1
+    assert np.array_equal(ds.rows, np.arange(35887))
+    assert not ds.rejected and ds.notes == []
+    assert len(sha) == 64
+
+
+def test_usage_counts(fer2013) -> None:
+    ds, _ = fer2013
+    assert {usage: int((ds.usage == usage).sum()) for usage in USAGE_COUNTS} == USAGE_COUNTS
+    order = np.unique(ds.usage, return_index=True)
+    first = dict(zip(order[0].tolist(), order[1].tolist()))
+    assert first == {"Training": 0, "PublicTest": 28709, "PrivateTest": 28709 + 3589}
+
+
+def test_class_counts(fer2013) -> None:
+    ds, _ = fer2013
+    assert np.bincount(ds.labels, minlength=NUM_CLASSES).tolist() == CLASS_COUNTS
+
+
+def test_pixels_span_the_full_range(fer2013) -> None:
+    ds, _ = fer2013
+    assert ds.images.min() == 0 and ds.images.max() == 255
+    assert 120 < ds.images.mean() < 135  # FER2013's mean pixel is about 129
+
+
+def test_seed_split_counts(fer2013) -> None:
+    ds, _ = fer2013
+    split = seed_split(ds, 0.2, 42)
+    assert np.bincount(ds.labels[split.val], minlength=NUM_CLASSES).tolist() == SEED_VAL_COUNTS
+    assert np.bincount(ds.labels[split.train], minlength=NUM_CLASSES).tolist() == SEED_TRAIN_COUNTS
+    assert len(split.val) == 7178 and len(split.train) == 28709
+
+
+def test_official_split_counts(fer2013) -> None:
+    ds, _ = fer2013
+    split = official_split(ds, 0.1, 42)
+    assert len(split.test) == 7178
+    assert int((ds.usage[split.test] == "PrivateTest").sum()) == 3589
+    assert int((ds.usage[split.test] == "PublicTest").sum()) == 3589
+    assert len(split.train) + len(split.val) == 28709
+    assert not set(split.val.tolist()) & set(split.train.tolist())

@@ -1,0 +1,137 @@
+"""Splits: the official one keeps FER2013's test sets apart; the seed one reproduces the first study row for row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+
+from facial_emotion.data.dataset import FaceDataset
+from facial_emotion.data.splits import SplitError, make_split, official_split, seed_split
+from facial_emotion.errors import PipelineError
+from facial_emotion.labels import NUM_CLASSES
+
+CLASS_COUNTS = (50, 6, 52, 90, 61, 40, 62)  # FER2013's shape, disgust rare
+
+
+def make_dataset(class_counts=CLASS_COUNTS, usage_shares=(0.8, 0.1, 0.1), seed: int = 0) -> FaceDataset:
+    """Shuffled labels with the given class counts; usage assigned in FER's order, stratified."""
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.repeat(np.arange(NUM_CLASSES), class_counts)).astype(np.int64)
+    n = len(labels)
+    usage = np.empty(n, dtype=object)
+    for c in range(NUM_CLASSES):
+        rows = np.flatnonzero(labels == c)
+        cut1 = int(round(len(rows) * usage_shares[0]))
+        cut2 = cut1 + int(round(len(rows) * usage_shares[1]))
+        usage[rows[:cut1]], usage[rows[cut1:cut2]], usage[rows[cut2:]] = "Training", "PublicTest", "PrivateTest"
+    return FaceDataset(images=np.zeros((n, 48, 48), dtype=np.uint8), labels=labels, usage=usage.astype(str),
+                       rows=np.arange(n))
+
+
+@pytest.fixture(scope="module")
+def ds() -> FaceDataset:
+    return make_dataset()
+
+
+# --- official -------------------------------------------------------------------------------------
+
+
+def test_official_split_is_disjoint_and_covers_everything(ds) -> None:
+    split = official_split(ds, 0.1, 42)
+    train, val, test = set(split.train.tolist()), set(split.val.tolist()), set(split.test.tolist())
+    assert not (train & val) and not (train & test) and not (val & test)
+    assert train | val == set(np.flatnonzero(ds.usage == "Training").tolist())
+    assert test == set(np.flatnonzero(ds.usage != "Training").tolist())
+    assert len(split.train) + len(split.val) + len(split.test) == len(ds)
+    assert not split.test_is_validation
+
+
+def test_official_test_is_public_plus_private(ds) -> None:
+    split = official_split(ds, 0.1, 42)
+    assert sorted(set(ds.usage[split.test].tolist())) == ["PrivateTest", "PublicTest"]
+    assert len(split.test) == int((ds.usage == "PublicTest").sum() + (ds.usage == "PrivateTest").sum())
+
+
+def test_official_validation_is_stratified(ds) -> None:
+    fraction = 0.2
+    split = official_split(ds, fraction, 42)
+    training_counts = np.bincount(ds.labels[ds.usage == "Training"], minlength=NUM_CLASSES)
+    val_counts = np.bincount(ds.labels[split.val], minlength=NUM_CLASSES)
+    assert np.all(np.abs(val_counts - fraction * training_counts) <= 1), (val_counts, training_counts)
+    assert len(split.val) == int(np.ceil(fraction * training_counts.sum()))
+
+
+def test_official_split_is_sorted_and_reproducible(ds) -> None:
+    first, again, other = official_split(ds, 0.1, 42), official_split(ds, 0.1, 42), official_split(ds, 0.1, 7)
+    assert np.array_equal(first.train, np.sort(first.train)) and np.array_equal(first.val, np.sort(first.val))
+    assert np.array_equal(first.val, again.val) and np.array_equal(first.train, again.train)
+    assert not np.array_equal(first.val, other.val)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
+def test_val_fraction_out_of_range(ds, fraction) -> None:
+    with pytest.raises(SplitError, match=f"split.val_fraction: must be between 0 and 1, not {fraction}"):
+        official_split(ds, fraction, 42)
+
+
+def test_official_split_without_test_rows_is_an_error() -> None:
+    ds = make_dataset(usage_shares=(1.0, 0.0, 0.0))
+    with pytest.raises(SplitError, match="'official' needs Training and test"):
+        official_split(ds, 0.1, 42)
+
+
+def test_split_error_is_a_pipeline_error() -> None:
+    assert issubclass(SplitError, PipelineError)
+
+
+# --- seed -----------------------------------------------------------------------------------------
+
+
+def test_seed_split_is_80_20_and_stratified(ds) -> None:
+    split = seed_split(ds, 0.2, 42)
+    n = len(ds)
+    assert len(split.val) == int(np.ceil(0.2 * n)) and len(split.train) == n - len(split.val)
+    assert set(split.train.tolist()) | set(split.val.tolist()) == set(range(n))
+    assert not set(split.train.tolist()) & set(split.val.tolist())
+    counts = np.bincount(ds.labels, minlength=NUM_CLASSES)
+    assert np.all(np.abs(np.bincount(ds.labels[split.val], minlength=NUM_CLASSES) - 0.2 * counts) <= 1)
+    assert split.test_is_validation and np.array_equal(split.test, split.val)
+
+
+def test_seed_split_equals_the_first_study_call(ds) -> None:
+    split = seed_split(ds, 0.2, 42)
+    labels = ds.labels
+    n = len(labels)
+    train, val = train_test_split(np.arange(n), test_size=0.2, shuffle=True, random_state=42,
+                                  stratify=np.eye(7)[labels])
+    assert np.array_equal(split.train, train) and np.array_equal(split.val, val)
+
+
+def test_seed_split_differs_from_stratifying_on_integer_labels(ds) -> None:
+    """Same class counts as an integer stratification, different rows: one-hot reorders the classes."""
+    split = seed_split(ds, 0.2, 42)
+    train, val = train_test_split(np.arange(len(ds)), test_size=0.2, shuffle=True, random_state=42,
+                                  stratify=ds.labels)
+    assert np.array_equal(np.bincount(ds.labels[split.val], minlength=NUM_CLASSES),
+                          np.bincount(ds.labels[val], minlength=NUM_CLASSES))
+    assert not np.array_equal(np.sort(split.val), np.sort(val))
+
+
+def test_seed_split_ignores_usage(ds) -> None:
+    split = seed_split(ds, 0.2, 42)
+    assert {"Training", "PublicTest", "PrivateTest"} <= set(ds.usage[split.val].tolist())
+
+
+# --- make_split -----------------------------------------------------------------------------------
+
+
+def test_make_split_dispatches(ds) -> None:
+    assert np.array_equal(make_split(ds, "official", 0.1, 42).val, official_split(ds, 0.1, 42).val)
+    seed = make_split(ds, "seed", 0.5, 42)  # val_fraction does not apply to the study's fixed 80/20
+    assert np.array_equal(seed.val, seed_split(ds, 0.2, 42).val)
+
+
+def test_unknown_strategy(ds) -> None:
+    with pytest.raises(SplitError, match="split.strategy: must be one of official, seed, not 'random'"):
+        make_split(ds, "random", 0.1, 42)
