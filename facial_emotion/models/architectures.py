@@ -24,6 +24,17 @@ def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
     return inputs, layers.Rescaling(1.0 / 255, name="scale_0_1")(inputs)
 
 
+def _dense_head(x, dense_units, activation: str, dropout: float, regularizer):
+    """Flatten, then Dense -> BatchNorm -> activation -> Dropout per width, then the 7-way softmax."""
+    x = layers.Flatten(name="flatten")(x)
+    for i, n in enumerate(dense_units):
+        x = layers.Dense(n, kernel_regularizer=regularizer, name=f"dense{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"dense{i + 1}_bn")(x)
+        x = layers.Activation(activation, name=f"dense{i + 1}_{activation}")(x)
+        x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
+    return layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
+
+
 def build_seed_cnn(activation: str = "relu", filters=(32, 64, 128, 512), dense_units=(256, 128, 64),
                    dropout: float = 0.1, l2: float = 0.0, augmentation=None, name: str = "seed_cnn") -> keras.Model:
     """The first study's network as its code built it (1,909,255 parameters at the defaults)."""
@@ -37,14 +48,7 @@ def build_seed_cnn(activation: str = "relu", filters=(32, 64, 128, 512), dense_u
         x = layers.Activation(activation, name=f"conv{i + 1}_{activation}")(x)
         x = layers.MaxPooling2D(2, name=f"conv{i + 1}_pool")(x)
         x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
-    x = layers.Flatten(name="flatten")(x)
-    for i, n in enumerate(dense_units):
-        x = layers.Dense(n, kernel_regularizer=regularizer, name=f"dense{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"dense{i + 1}_bn")(x)
-        x = layers.Activation(activation, name=f"dense{i + 1}_{activation}")(x)
-        x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer), name=name)
 
 
 def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 32, 64, 128), dropout: float = 0.1,
@@ -90,14 +94,7 @@ def build_vgg(activation: str = "relu", filters=(64, 128, 256, 512), dense_units
             x = layers.Activation(activation, name=f"stage{i + 1}_conv{j + 1}_{activation}")(x)
         x = layers.MaxPooling2D(2, name=f"stage{i + 1}_pool")(x)
         x = layers.Dropout(dropout / 2, name=f"stage{i + 1}_dropout")(x)
-    x = layers.Flatten(name="flatten")(x)
-    for i, n in enumerate(dense_units):
-        x = layers.Dense(n, kernel_regularizer=regularizer, name=f"dense{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"dense{i + 1}_bn")(x)
-        x = layers.Activation(activation, name=f"dense{i + 1}_{activation}")(x)
-        x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer), name=name)
 
 
 def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
