@@ -153,7 +153,8 @@ def main() -> None:
             "alias": "champion", "model_uri": registration.model_uri, "new_version": registration.created,
             "select_by": cfg["select_by"], "validation": metrics[champion]["validation"], "test": metrics[champion]["test"],
             "members": run_infos[champion].get("members"), "tta_flip": bool(cfg["tta_flip"]),
-            "data_source": val.source, "synthetic": val.is_synthetic, "evaluate_run_id": run.info.run_id,
+            "data_source": val.source, "data_sha256": val.sha256, "synthetic": val.is_synthetic,
+            "evaluate_run_id": run.info.run_id,
         }
         write_json("reports/champion.json", champion_info)
         write_json("reports/leaderboard.json", {"select_by": cfg["select_by"], "models": leaderboard})
