@@ -1,0 +1,113 @@
+"""DVC stage `report`: one classification-report page per model, then the one-page reports/index.html.
+
+papermill runs notebooks/classification_report.ipynb for every model in reports/metrics/ into
+reports/html/<model>.ipynb and its code-free HTML; reports/index.html is rendered from a Jinja2
+template. All of them are DVC outputs and artifacts of this stage's MLflow run; each model's page
+also goes into that model's training run when the run is in this MLflow store.
+
+A failing cell fails the stage with that cell's error; the partly executed notebook stays in
+reports/html/<model>.ipynb and is logged to the (failed) MLflow run.
+
+The demo's face grid (reports/demo/*grid*.png) is shown when it exists at report time; the stage
+does not depend on reports/demo, so the demo stage may run before or after it without a cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from facial_emotion import tracking
+from facial_emotion.cli import run_main
+from facial_emotion.notebooks import NotebookError, run_notebook
+from facial_emotion.params import get, load_params
+from facial_emotion.report.index import ReportPaths, build_context, model_order, write_index
+from facial_emotion.report.inputs import load_optional_json
+from facial_emotion.report.params_diff import git_baseline
+
+log = logging.getLogger("stages.report")
+
+TEMPLATE = "notebooks/classification_report.ipynb"
+PAGES = Path("reports/html")
+TEST_DATA = "data/processed/test.npz"
+
+
+def notebook_parameters(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The template's `parameters` cell for one model (paths relative to the repo root)."""
+    return {
+        "model_name": model,
+        "metrics_path": f"reports/metrics/{model}.json",
+        "predictions_path": f"reports/predictions/{model}.npz",
+        "evaluation_report_path": f"reports/evaluation/{model}_classification_report.txt",
+        "history_path": f"models/{model}/history.csv",
+        "run_info_path": f"models/{model}/mlflow_run.json",
+        "test_data_path": TEST_DATA,
+        "ingest_summary_path": "reports/ingest_summary.json",
+        "champion_path": "reports/champion.json",
+        "index_link": "../index.html",
+        "n_mistakes": int(cfg["n_mistakes"]),
+        "calibration_bins": int(cfg["calibration_bins"]),
+    }
+
+
+def remove_stale_pages(models: list[str]) -> None:
+    """Pages of models this run no longer has (DVC clears outputs itself; a manual run may not)."""
+    for path in PAGES.glob("*"):
+        if path.suffix in (".html", ".ipynb") and path.stem not in models:
+            path.unlink()
+
+
+def log_into_training_run(model: str, page: Path) -> bool:
+    """The model's page lands in the run that trained it; False when it has none in this store."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    run_id = (load_optional_json(Path("models") / model / "mlflow_run.json") or {}).get("run_id")
+    if not run_id:
+        return False  # the ensemble is not trained, so it has no training run
+    client = MlflowClient()
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        log.warning("%s: its training run %s is not in this MLflow store (restored from DVC's cache?)", model, run_id)
+        return False
+    client.log_artifact(run_id, str(page), artifact_path="report")
+    return True
+
+
+def main() -> None:
+    params = load_params()
+    cfg, experiment = get(params, "report"), get(params, "mlflow.experiment")
+    paths = ReportPaths()
+    _, models = model_order(paths)
+    summary = load_optional_json("reports/ingest_summary.json") or {}
+    with tracking.stage_run("report", {"report": cfg}, summary.get("source"), summary.get("sha256"),
+                            experiment=experiment):
+        import mlflow
+
+        PAGES.mkdir(parents=True, exist_ok=True)
+        remove_stale_pages(models)
+        for model in models:
+            executed, page = PAGES / f"{model}.ipynb", PAGES / f"{model}.html"
+            try:
+                run_notebook(TEMPLATE, executed, page, notebook_parameters(model, cfg), kernel_name=cfg["kernel"],
+                             cell_timeout_s=cfg.get("cell_timeout_s"), title=f"Classification report: {model}")
+            except NotebookError as exc:
+                if exc.partial_notebook is not None:
+                    mlflow.log_artifact(str(exc.partial_notebook), artifact_path="report/models")
+                raise
+            mlflow.log_artifact(str(executed), artifact_path="report/models")
+            mlflow.log_artifact(str(page), artifact_path="report/models")
+            logged = log_into_training_run(model, page)
+            log.info("%s: %s%s", model, page, " (also in its training run)" if logged else "")
+
+        context = build_context(paths, params, git_baseline("params.yaml"), tracking.git_commit())
+        index = write_index(paths, context)
+        mlflow.log_artifact(str(index), artifact_path="report")
+        mlflow.set_tags({"report_models": str(len(models)), "report_synthetic": str(context["synthetic"]).lower()})
+    log.info("report: %s (%d models, champion %s)", index, len(models), (context["champion"] or {}).get("name"))
+
+
+if __name__ == "__main__":
+    run_main(main)
