@@ -8,8 +8,8 @@ also goes into that model's training run when the run is in this MLflow store.
 A failing cell fails the stage with that cell's error; the partly executed notebook stays in
 reports/html/<model>.ipynb and is logged to the (failed) MLflow run.
 
-The demo's face grid (reports/demo/*grid*.png) is shown when it exists at report time; the stage
-does not depend on reports/demo, so the demo stage may run before or after it without a cycle.
+The demo's face grid (reports/demo/*grid*.png) is shown: in dvc.yaml the report depends on
+reports/demo, so the demo runs first (the demo does not depend on the report: no cycle).
 """
 
 from __future__ import annotations
