@@ -13,8 +13,9 @@ from facial_emotion import tracking
 from facial_emotion.cli import run_main
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.evaluation.comparison import compare_with_studies
-from facial_emotion.evaluation.metrics import HEADLINE, compute_metrics, confusion_records, study_report
+from facial_emotion.evaluation.metrics import HEADLINE, confusion_records, study_report
 from facial_emotion.evaluation.registry import fingerprint, needs_new_version, register
+from facial_emotion.evaluation.scoring import log_into_training_run, score, tta
 from facial_emotion.evaluation.selection import choose_champion, rank_by_validation
 from facial_emotion.files import read_json, write_json, write_npz, write_text
 from facial_emotion.models.store import KERAS_FILE, load_predictor, model_dir, read_run_info, write_run_info
@@ -34,48 +35,9 @@ def model_names(params: dict[str, Any]) -> list[str]:
     return list(params["variants"]) + ["logreg", "svm"]
 
 
-def score(y_val, p_val, test: FaceDataset, p_test) -> dict[str, dict[str, float]]:
-    result = {"validation": compute_metrics(y_val, p_val), "test": compute_metrics(test.labels, p_test)}
-    private = test.usage == "PrivateTest"
-    if private.any():
-        result["test_private"] = compute_metrics(test.labels[private], p_test[private])
-    return result
-
-
-def tta(predict, enabled: bool):
-    """Average over the face and its mirror image when `evaluate.tta_flip` is on."""
-    if not enabled:
-        return predict
-    return lambda images: (predict(images) + predict(images[:, :, ::-1])) / 2
-
-
-def log_into_training_run(run_id: str | None, name: str, scores: dict, report_path: Path) -> bool:
-    """Evaluation lands in the run that trained the model; False when that run is gone."""
-    import time
-
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric
-    from mlflow.exceptions import MlflowException
-
-    if not run_id:
-        return False
-    client = MlflowClient()
-    try:
-        client.get_run(run_id)
-    except MlflowException:
-        log.warning("%s: its training run %s is not in this MLflow store (restored from DVC's cache?)", name, run_id)
-        return False
-    now = int(time.time() * 1000)
-    batch = [Metric(f"{split}_{k}", float(v), now, 0) for split, values in scores.items() for k, v in values.items() if k != "rows"]
-    for start in range(0, len(batch), 500):
-        client.log_batch(run_id, metrics=batch[start:start + 500])
-    client.log_artifact(run_id, str(report_path), artifact_path="evaluation")
-    return True
-
-
 def main() -> None:
     params = load_params()
-    cfg, seed, experiment = params["evaluate"], params["seed"], params["mlflow"]["experiment"]
+    cfg, experiment = params["evaluate"], params["mlflow"]["experiment"]
     registered_name = params["registry"]["model_name"]
     tracking.configure(experiment)
     val = FaceDataset.load("data/processed/val.npz")

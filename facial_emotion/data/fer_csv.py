@@ -1,8 +1,10 @@
 """Vectorised reader for FER2013's CSV (`emotion,pixels,Usage`), plain or gzipped.
 
-The study's per-row `str.split` takes tens of seconds and gigabytes; here the whole file is one
-byte array and every check and the integer parsing are numpy operations over blocks of rows.
-Bad rows raise an IngestError naming the line and field, or are skipped and counted by reason.
+The study's per-row `str.split` takes tens of seconds and gigabytes. Here a clean file goes
+through Apache Arrow's C++ CSV reader (fer_csv_arrow); any file it does not vouch for is read by
+the exact parser below, where the whole file is one byte array and every check and the integer
+parsing are numpy operations over blocks of rows. Bad rows raise an IngestError naming the line
+and field, or are skipped and counted by reason.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import gzip
 import hashlib
 import zlib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ..labels import IMAGE_SIZE, NUM_CLASSES, USAGES
 from .dataset import FaceDataset, IngestError
+from .fer_csv_arrow import HEADER, PIXELS, parse_clean
 
-HEADER = b"emotion,pixels,Usage"
-PIXELS = IMAGE_SIZE * IMAGE_SIZE
 _BLOCK_ROWS = 2048
 _SPACE, _COMMA, _NEWLINE, _ZERO, _NINE = 32, 44, 10, 48, 57
 
@@ -40,22 +42,41 @@ def read_bytes(path: Path) -> bytes:
     raw = path.read_bytes()
     if path.suffix == ".gz":
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip(raw)
         except (EOFError, OSError, zlib.error) as exc:
             raise IngestError(f"{path}: not a complete gzip file ({exc}); download it again") from None
     return raw
 
 
+def _gunzip(data: bytes) -> bytes:
+    """python-isal's igzip inflates 3-5x faster than zlib (FER2013: about 0.5 s instead of 2 s)."""
+    try:
+        from isal import igzip, isal_zlib
+    except ImportError:  # a platform without an isal wheel: the standard library, slower
+        return gzip.decompress(data)
+    try:
+        return igzip.decompress(data)
+    except isal_zlib.error as exc:  # zlib's counterpart is an OSError; isal's is not
+        raise OSError(str(exc)) from None
+
+
 def read_fer_csv(path: str | Path, on_bad_row: str = "error") -> tuple[FaceDataset, str]:
-    """Parse a FER2013 CSV; returns the dataset and the sha256 of the (uncompressed) content."""
+    """Parse a FER2013 CSV; returns the dataset and the sha256 of the (uncompressed) content.
+
+    The hash runs in a second thread while the file is parsed (hashlib releases the GIL)."""
     path = Path(path)
     raw = read_bytes(path)
-    sha256 = hashlib.sha256(raw).hexdigest()
-    return parse_fer_bytes(raw, str(path), on_bad_row), sha256
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sha256 = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
+        dataset = parse_fer_bytes(raw, str(path), on_bad_row)
+        return dataset, sha256.result()
 
 
-def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "error") -> FaceDataset:
-    """Parse CSV bytes. `name` is used in messages; `on_bad_row` is 'error' or 'skip'."""
+def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "error", fast: bool = True) -> FaceDataset:
+    """Parse CSV bytes. `name` is used in messages; `on_bad_row` is 'error' or 'skip'.
+
+    `fast`: try the Arrow path first (falls back to the exact parser on anything irregular);
+    False runs the exact parser alone (tests compare the two)."""
     if on_bad_row not in ("error", "skip"):
         raise IngestError(f"ingest.on_bad_row must be 'error' or 'skip', not {on_bad_row!r}")
     notes: list[str] = []
@@ -71,6 +92,10 @@ def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "er
         raise IngestError(f"{name}: the file is empty")
     if not raw.endswith(b"\n"):
         raw += b"\n"
+    clean = parse_clean(raw) if fast else None
+    if clean is not None:
+        clean.notes = notes
+        return clean
 
     buf = np.frombuffer(raw, dtype=np.uint8)
     line_ends = np.flatnonzero(buf == _NEWLINE)
