@@ -96,7 +96,7 @@ def main() -> None:
         print(f"{name:<44} {r['rows']:>6} {r['seconds']:>7.2f} {r['cpu_seconds']:>7.2f} {r['peak_rss_gb']:>12.2f}"
               f" {r['rss_before_gb']:>14.2f}  {tuple(r['shape'])} {r['dtype']}")
     print(f"{'ratio (study / ours)':<44} {'':>6} {speedup:>6.1f}x {cpu_ratio:>6.1f}x {rss_ratio:>11.1f}x")
-    print(f"of our {ours['seconds']:.2f} s, reading + decompressing the file alone takes {ours['read_seconds']:.2f} s")
+    print(f"reading + decompressing the file alone, measured apart, takes {ours['read_seconds']:.2f} s (ours overlaps it with parsing)")
     speed_ok = speedup >= SPEEDUP_TARGET
     memory_ok = ours["peak_rss_gb"] <= PEAK_RSS_TARGET_GB
     print(f"speed:  {speedup:.1f}x faster in wall time (target >= {SPEEDUP_TARGET:g}x): {'PASS' if speed_ok else 'FAIL'}"

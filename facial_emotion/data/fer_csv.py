@@ -20,7 +20,8 @@ import numpy as np
 
 from ..labels import IMAGE_SIZE, NUM_CLASSES, USAGES
 from .dataset import FaceDataset, IngestError
-from .fer_csv_arrow import HEADER, PIXELS, parse_clean
+from .fer_csv_arrow import HEADER, PIXELS, parse_clean, read_clean_file
+from .fer_csv_arrow import usage_codes as _usage_codes
 
 _BLOCK_ROWS = 2048
 _SPACE, _COMMA, _NEWLINE, _ZERO, _NINE = 32, 44, 10, 48, 57
@@ -60,15 +61,23 @@ def _gunzip(data: bytes) -> bytes:
         raise OSError(str(exc)) from None
 
 
-def read_fer_csv(path: str | Path, on_bad_row: str = "error") -> tuple[FaceDataset, str]:
+def read_fer_csv(path: str | Path, on_bad_row: str = "error", fast: bool = True) -> tuple[FaceDataset, str]:
     """Parse a FER2013 CSV; returns the dataset and the sha256 of the (uncompressed) content.
 
-    The hash runs in a second thread while the file is parsed (hashlib releases the GIL)."""
+    A clean file streams through the Arrow fast path; anything else is read whole and parsed by
+    the exact parser, with the hash in a second thread (hashlib releases the GIL)."""
     path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path}: file not found")
+    if on_bad_row not in ("error", "skip"):
+        raise IngestError(f"ingest.on_bad_row must be 'error' or 'skip', not {on_bad_row!r}")
+    clean = read_clean_file(path) if fast else None
+    if clean is not None:
+        return clean
     raw = read_bytes(path)
     with ThreadPoolExecutor(max_workers=1) as pool:
         sha256 = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
-        dataset = parse_fer_bytes(raw, str(path), on_bad_row)
+        dataset = parse_fer_bytes(raw, str(path), on_bad_row, fast=False)
         return dataset, sha256.result()
 
 
@@ -195,20 +204,6 @@ def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "er
 def _field(raw: bytes, start: int, end: int) -> str:
     text = raw[start:end].decode("ascii", "replace")
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _usage_codes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Index into USAGES for each field, -1 when it matches none."""
-    width = max(len(u) for u in USAGES)
-    offsets = np.arange(width)
-    idx = np.minimum(starts[:, None] + offsets[None, :], len(buf) - 1)
-    window = np.where(offsets[None, :] < (ends - starts)[:, None], buf[idx], 0)
-    codes = np.full(len(starts), -1, dtype=np.int64)
-    for code, name in enumerate(USAGES):
-        pattern = np.zeros(width, dtype=np.uint8)
-        pattern[: len(name)] = np.frombuffer(name.encode(), dtype=np.uint8)
-        codes[((ends - starts) == len(name)) & (window == pattern).all(axis=1)] = code
-    return codes
 
 
 def _parse_pixel_block(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from facial_emotion.data.dataset import FaceDataset
-from facial_emotion.data.fer_csv import read_fer_csv
+from facial_emotion.data.fer_csv import parse_fer_bytes, read_bytes, read_fer_csv
+from facial_emotion.data.fer_csv_arrow import parse_clean
 from facial_emotion.data.splits import official_split, seed_split
 from facial_emotion.labels import IMAGE_SIZE, NUM_CLASSES
 
@@ -35,6 +36,22 @@ def test_row_count_and_schema(fer2013) -> None:
     assert np.array_equal(ds.rows, np.arange(35887))
     assert not ds.rejected and ds.notes == []
     assert len(sha) == 64
+
+
+def test_sha256_is_of_the_uncompressed_csv(fer2013) -> None:
+    """../shared/data/fer2013/README.md gives both: the verified copy's and Kaggle's original's."""
+    assert fer2013[1] in {"42e0a3d6b52806c8d334b4577fb0a2cc70ccee42662924ffd79912b6405ebf54",
+                          "3b8d9617d1017f34733c8f2474d7784c563ce86c40a86ac12c2d37cc968f871b"}
+
+
+def test_the_real_file_takes_the_fast_path_and_both_parsers_agree(fer2013, fer2013_path) -> None:
+    raw = read_bytes(fer2013_path)
+    fast = parse_clean(raw)
+    assert fast is not None, "the Arrow fast path refused the real FER2013"
+    exact = parse_fer_bytes(raw, str(fer2013_path), fast=False)
+    for field in ("images", "labels", "usage", "rows"):
+        assert np.array_equal(getattr(fast, field), getattr(exact, field)), field
+    assert np.array_equal(fer2013[0].images, fast.images)
 
 
 def test_usage_counts(fer2013) -> None:

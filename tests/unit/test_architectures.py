@@ -35,8 +35,14 @@ def test_default_params_build_the_seed_network(cnn_params):
 
 
 def test_budgets():
-    assert build_compact().count_params() < 100_000
+    assert build_compact().count_params() == 58_423  # the mini-Xception layout, about 60k
+    assert build_compact(blocks=(16, 32, 96, 160)).count_params() == 92_791  # the README's CPU recipe
     assert build_vgg().count_params() > 5_000_000
+
+
+def test_the_cpu_recipes_widths_stay_under_the_compact_budget(cnn_params):
+    cnn = {**cnn_params, "compact": {**cnn_params["compact"], "blocks": [16, 32, 96, 160]}}
+    assert build_model("compact", "relu", cnn, {"flip": True, "zoom": 0.1}).count_params() < 100_000
 
 
 def test_unknown_architecture_is_a_clear_error(cnn_params):

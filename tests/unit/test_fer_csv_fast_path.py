@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import threading
 
 import numpy as np
 import pytest
 
 from facial_emotion.data.dataset import IngestError
 from facial_emotion.data.fer_csv import parse_fer_bytes, read_fer_csv
-from facial_emotion.data.fer_csv_arrow import parse_clean
+from facial_emotion.data.fer_csv_arrow import _small_ints, parse_clean, read_clean_file
 from facial_emotion.data.synthetic import generate_faces, write_fer_csv
 
 FIELDS = ("images", "labels", "usage", "rows")
@@ -106,3 +108,56 @@ def test_a_corrupt_gzip_is_a_one_line_error(tmp_path, synthetic_csv) -> None:
     path.write_bytes(bytes(packed))
     with pytest.raises(IngestError, match=f"^{path}: not a complete gzip file"):
         read_fer_csv(path)
+
+
+# --- streaming a file: inflate and hash in a background thread while Arrow parses ---------------
+
+
+def test_a_clean_file_streams_to_the_same_dataset_and_hash(tmp_path, synthetic_csv) -> None:
+    exact = parse_fer_bytes(synthetic_csv, "x.csv", fast=False)
+    for name, content in (("fer2013.csv", synthetic_csv), ("fer2013.csv.gz", gzip.compress(synthetic_csv))):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = read_clean_file(path)
+        assert result is not None, name
+        dataset, sha = result
+        assert_same(dataset, exact)
+        assert sha == hashlib.sha256(synthetic_csv).hexdigest()
+
+
+def test_a_multi_member_gzip_streams_whole(tmp_path, synthetic_csv) -> None:
+    cut = synthetic_csv.index(b"\n", len(synthetic_csv) // 2) + 1
+    path = tmp_path / "fer2013.csv.gz"
+    path.write_bytes(gzip.compress(synthetic_csv[:cut]) + gzip.compress(synthetic_csv[cut:]))
+    dataset, sha = read_clean_file(path)
+    assert len(dataset) == 300 and sha == hashlib.sha256(synthetic_csv).hexdigest()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "crlf", "hex", "bom"])
+def test_a_damaged_or_irregular_file_stops_the_stream_and_leaves_no_thread(tmp_path, synthetic_csv, damage) -> None:
+    content = {
+        "truncated": gzip.compress(synthetic_csv)[:5000],
+        "crlf": gzip.compress(synthetic_csv.replace(b"\n", b"\r\n")),
+        "hex": gzip.compress(with_row(synthetic_csv, 290, IRREGULAR["hex pixel"])),
+        "bom": gzip.compress(b"\xef\xbb\xbf" + synthetic_csv),
+    }[damage]
+    path = tmp_path / "fer2013.csv.gz"
+    path.write_bytes(content)
+    threads = threading.active_count()
+    assert read_clean_file(path) is None
+    assert threading.active_count() == threads
+    if damage == "truncated":
+        with pytest.raises(IngestError, match="not a complete gzip file"):
+            read_fer_csv(path)
+    else:  # the exact parser reads it, with a note where it normalised something
+        dataset, sha = read_fer_csv(path, on_bad_row="skip")
+        assert len(dataset) == (299 if damage == "hex" else 300)
+        assert sha == hashlib.sha256(gzip.decompress(content)).hexdigest()
+
+
+@pytest.mark.parametrize("text, expected", [(b"0", 0), (b"9", 9), (b"255", 255), (b"07", 7), (b"256", None),
+                                            (b"0007", None), (b"", None), (b"a", None), (b"1a", None), (b"-1", None)])
+def test_end_pixels_parse_strictly(text, expected) -> None:
+    data = np.frombuffer(b"#" + text + b"#", dtype=np.uint8)
+    values = _small_ints(data, np.array([1]), np.array([1 + len(text)]))
+    assert (values is None) if expected is None else (values.tolist() == [expected])
