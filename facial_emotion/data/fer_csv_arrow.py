@@ -88,8 +88,10 @@ def _dataset(table) -> FaceDataset | None:
     if first is None or last is None:
         return None
     data, starts, ends = first
+    if not ((ends[0::2] - starts[0::2]) == 1).all():  # the emotion: one character
+        return None
     labels = data[starts[0::2]] - ord("0")  # uint8: anything below '0' wraps above 6
-    if not (((ends[0::2] - starts[0::2]) == 1).all() and (labels < NUM_CLASSES).all()):
+    if not (labels < NUM_CLASSES).all():
         return None
     first_pixel = _small_ints(data, starts[1::2], ends[1::2])
     data, starts, ends = last

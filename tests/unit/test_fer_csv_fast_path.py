@@ -68,6 +68,7 @@ IRREGULAR = {
     "emotion 7": b"7," + SEVEN + b",Training",
     "emotion 06": b"06," + SEVEN + b",Training",
     "empty emotion": b"," + SEVEN + b",Training",
+    "empty emotion and first pixel": b",," + SEVEN[2:] + b",Training",
     "unknown usage": b"0," + SEVEN + b",Validation",
     "usage in lower case": b"0," + SEVEN + b",training",
     "a fourth field": b"0," + SEVEN + b",Training,x",
