@@ -158,3 +158,20 @@ def stage_run(
             for start in range(0, len(items), 100):  # MLflow caps a batch at 100 params
                 mlflow.log_params(dict(items[start : start + 100]))
         yield run
+
+
+def client_for_run(run_id: str | None, name: str):
+    """An MlflowClient when the run that trained `name` is in this store, else None: DVC's run
+    cache can restore a model folder without the run that made it."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    client = MlflowClient()
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        log.warning("%s: its training run %s is not in this MLflow store (restored from DVC's cache?)", name, run_id)
+        return None
+    return client

@@ -60,17 +60,9 @@ def remove_stale_pages(models: list[str]) -> None:
 
 def log_into_training_run(model: str, page: Path) -> bool:
     """The model's page lands in the run that trained it; False when it has none in this store."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     run_id = (load_optional_json(Path("models") / model / "mlflow_run.json") or {}).get("run_id")
-    if not run_id:
-        return False  # the ensemble is not trained, so it has no training run
-    client = MlflowClient()
-    try:
-        client.get_run(run_id)
-    except MlflowException:
-        log.warning("%s: its training run %s is not in this MLflow store (restored from DVC's cache?)", model, run_id)
+    client = tracking.client_for_run(run_id, model)  # None for the ensemble: it is not trained
+    if client is None:
         return False
     client.log_artifact(run_id, str(page), artifact_path="report")
     return True

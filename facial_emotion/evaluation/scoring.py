@@ -3,14 +3,12 @@ trained the model. Shared by the `evaluate` stage and the one-model scorer (scor
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 from ..data.dataset import FaceDataset
+from ..tracking import client_for_run
 from .metrics import compute_metrics
-
-log = logging.getLogger(__name__)
 
 
 def score(y_val, p_val, test: FaceDataset, p_test) -> dict[str, dict[str, float]]:
@@ -31,17 +29,10 @@ def tta(predict, enabled: bool):
 
 def log_into_training_run(run_id: str | None, name: str, scores: dict, report_path: Path | None = None) -> bool:
     """Evaluation lands in the run that trained the model; False when that run is gone."""
-    from mlflow import MlflowClient
     from mlflow.entities import Metric
-    from mlflow.exceptions import MlflowException
 
-    if not run_id:
-        return False
-    client = MlflowClient()
-    try:
-        client.get_run(run_id)
-    except MlflowException:
-        log.warning("%s: its training run %s is not in this MLflow store (restored from DVC's cache?)", name, run_id)
+    client = client_for_run(run_id, name)
+    if client is None:
         return False
     now = int(time.time() * 1000)
     batch = [Metric(f"{split}_{k}", float(v), now, 0) for split, values in scores.items() for k, v in values.items() if k != "rows"]
