@@ -14,3 +14,9 @@ def tiny_pipeline(tmp_path_factory) -> PipelineCopy:
     result = copy.dvc("repro")
     copy.first_repro_output = result.stdout + result.stderr
     return copy
+
+
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory) -> str:
+    """One SQLite store for a module's stage runs: creating its tables costs 5-10 s on 2 cores."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"

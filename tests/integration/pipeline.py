@@ -96,3 +96,10 @@ def make_copy(destination: Path, params: dict[str, object] | None = None) -> Pip
     copy.run("git", "add", "-A")
     copy.run("git", "commit", "-qm", "pipeline test copy")
     return copy
+
+
+def run_stage_module(root: Path, stage: str, tracking_uri: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m stages.<stage>` in `root`, logging to `tracking_uri` (for tests of one stage alone)."""
+    env = {**pipeline_env(root), "MLFLOW_TRACKING_URI": tracking_uri}
+    return subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=timeout)

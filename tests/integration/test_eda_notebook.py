@@ -6,12 +6,10 @@ report's blank and duplicate sections run with thumbnails, as they would on FER2
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -25,7 +23,7 @@ from facial_emotion.files import write_json
 from facial_emotion.labels import EMOTIONS, NUM_CLASSES
 from facial_emotion.notebooks import run_notebook
 
-from .pipeline import pipeline_env
+from .pipeline import run_stage_module
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "notebooks" / "eda.ipynb"
@@ -80,16 +78,6 @@ def test_eda_notebook_on_synthetic_data(tmp_path):
                 if o.output_type == "error" or o.get("name") == "stderr"]
 
 
-def test_committed_template_has_no_outputs_and_a_literal_parameters_cell():
-    notebook = nbformat.read(str(TEMPLATE), as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    parameters = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
-    assert len(parameters) == 1
-    for node in ast.parse(parameters[0].source).body:
-        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), ast.dump(node)
-
-
 @pytest.fixture
 def stage_copy(tmp_path) -> Path:
     """Just what `python -m stages.eda` needs."""
@@ -102,16 +90,8 @@ def stage_copy(tmp_path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory) -> str:
-    """One SQLite store for the module's stage runs: creating its tables costs 5-10 s on 2 cores."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-
-
 def run_stage(root: Path, tracking_uri: str) -> subprocess.CompletedProcess:
-    env = {**pipeline_env(root), "MLFLOW_TRACKING_URI": tracking_uri}
-    return subprocess.run([sys.executable, "-m", "stages.eda"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return run_stage_module(root, "eda", tracking_uri, timeout=300)
 
 
 def test_eda_stage_on_real_looking_data_logs_to_mlflow(stage_copy, tracking_uri):

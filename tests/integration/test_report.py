@@ -7,12 +7,10 @@ test-artifacts/report_index.png. The pages say "synthetic" for synthetic data an
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,7 +32,7 @@ from facial_emotion.notebooks import run_notebook
 from facial_emotion.report.index import ReportPaths, build_context, write_index
 from facial_emotion.report.params_diff import Baseline
 
-from .pipeline import pipeline_env
+from .pipeline import pipeline_env, run_stage_module
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "notebooks" / "classification_report.ipynb"
@@ -119,16 +117,8 @@ def make_stage_copy(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory) -> str:
-    """One SQLite store for the module's stage runs: creating its tables costs 5-10 s on 2 cores."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-
-
 def run_stage(root: Path, tracking_uri: str) -> subprocess.CompletedProcess:
-    env = {**pipeline_env(root), "MLFLOW_TRACKING_URI": tracking_uri}
-    return subprocess.run([sys.executable, "-m", "stages.report"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return run_stage_module(root, "report", tracking_uri, timeout=600)
 
 
 def training_run(tracking_uri: str, artifacts: Path) -> str:
@@ -317,11 +307,3 @@ def test_failing_cell_fails_the_stage_with_its_error_and_keeps_the_notebook(tmp_
     assert not list((stage_copy / "reports/html").glob("*.html")) and not (stage_copy / "reports/index.html").exists()
 
 
-def test_committed_template_has_no_outputs_and_a_literal_parameters_cell():
-    notebook = nbformat.read(str(TEMPLATE), as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    parameters = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
-    assert len(parameters) == 1
-    for node in ast.parse(parameters[0].source).body:
-        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), ast.dump(node)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from facial_emotion.errors import PipelineError
 from facial_emotion.notebooks import NotebookCellError, NotebookError, banner_html, figure_png, run_notebook
 
+REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.IGNORECASE)
 
 
@@ -108,3 +110,15 @@ def test_figure_png_renders_without_pyplot():
     fig = Figure(figsize=(1, 1))
     fig.add_subplot().plot([0, 1], [1, 0])
     assert figure_png(fig).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize("template", ["eda.ipynb", "classification_report.ipynb"])
+def test_committed_templates_have_no_outputs_and_a_literal_parameters_cell(template):
+    """papermill injects parameters after the tagged cell: it must hold plain literals only."""
+    notebook = nbformat.read(str(REPO / "notebooks" / template), as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    parameters = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
+    assert len(parameters) == 1
+    for node in ast.parse(parameters[0].source).body:
+        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), ast.dump(node)
