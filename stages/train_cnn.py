@@ -73,6 +73,8 @@ def main(argv=None) -> None:
             history.to_csv(tmp, index=False)
         mlflow.log_metrics({"best_epoch": result.best_epoch, "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
                             "train_seconds": result.seconds, "epochs_run": len(result.history)})
+        mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
+                       else "early_stopping" if result.stopped_early else "epochs")
         mlflow.log_artifact(str(folder / "history.csv"))
         sample = as_batch(val.images[:4])
         signature = infer_signature(sample, model.predict(sample, verbose=0))
@@ -80,7 +82,8 @@ def main(argv=None) -> None:
         write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
                                 "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
                                 "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-                                "train_seconds": round(result.seconds, 1), "data_source": training.data.source})
+                                "train_seconds": round(result.seconds, 1), "stopped_by_time_budget": result.stopped_by_time_budget,
+                                "data_source": training.data.source})
     log.info("%s: best epoch %d (%s %.4f) after %.0fs", name, result.best_epoch,
              train_cfg["early_stopping"]["monitor"], result.best_value, result.seconds)
 

@@ -33,17 +33,38 @@ def set_seeds(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
-    """Adam (the study), AdamW or SGD with Nesterov momentum, on a constant or cosine schedule."""
+def make_schedule(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
+    """The learning rate: a float (plateau, constant) or a Keras schedule (cosine, onecycle).
+
+    onecycle is Keras' CosineDecay with its linear warm-up: from learning_rate / div_factor up to
+    learning_rate over warmup_fraction of the steps, then a cosine down to min_learning_rate.
+    """
     import keras
 
-    lr: Any = float(cfg["learning_rate"])
+    peak, floor = float(cfg["learning_rate"]), float(cfg["min_learning_rate"])
+    total = max(1, steps_per_epoch * epochs)
     schedule = cfg.get("lr_schedule", "plateau")
+    if schedule in ("plateau", "constant"):
+        return peak
     if schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps_per_epoch * epochs),
-                                                    alpha=float(cfg["min_learning_rate"]) / float(cfg["learning_rate"]))
-    elif schedule not in ("plateau", "constant"):
-        raise TrainingError(f"params.yaml train.lr_schedule: must be plateau, cosine or constant, not {schedule!r}")
+        return keras.optimizers.schedules.CosineDecay(peak, decay_steps=total, alpha=floor / peak)
+    if schedule == "onecycle":
+        cycle = cfg["onecycle"]
+        fraction, divisor = float(cycle["warmup_fraction"]), float(cycle["div_factor"])
+        if not 0 < fraction < 1 or divisor < 1:
+            raise TrainingError("params.yaml train.onecycle: warmup_fraction must be in (0, 1) and div_factor >= 1, "
+                                f"not {fraction} and {divisor}")
+        warmup = max(1, round(total * fraction))
+        return keras.optimizers.schedules.CosineDecay(peak / divisor, decay_steps=max(1, total - warmup),
+                                                      alpha=floor / peak, warmup_target=peak, warmup_steps=warmup)
+    raise TrainingError(f"params.yaml train.lr_schedule: must be plateau, cosine, onecycle or constant, not {schedule!r}")
+
+
+def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
+    """Adam (the study), AdamW or SGD with Nesterov momentum, on the schedule `train.lr_schedule` names."""
+    import keras
+
+    lr = make_schedule(cfg, steps_per_epoch, epochs)
     name = cfg.get("optimizer", "adam")
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=lr)
@@ -98,6 +119,40 @@ def _epoch_logger_class():
     return EpochLogger
 
 
+def _time_budget_class():
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        """Stops after the epoch when one more epoch as slow as the slowest so far would end past the budget.
+
+        Keras 3 has no time-limit callback (TF Addons' TimeStopping is gone with TF Addons). A budget
+        in minutes is how a "per CPU-hour" recipe is stated; ending a cosine schedule a few epochs early
+        costs little, since its last epochs run at a tiny learning rate.
+        """
+
+        def __init__(self, minutes: float):
+            super().__init__()
+            self.budget = float(minutes) * 60
+            self.stopped_at: int | None = None
+
+        def on_train_begin(self, logs=None):
+            self._start, self._slowest = time.perf_counter(), 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch_start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            self._slowest = max(self._slowest, now - self._epoch_start)
+            if now - self._start + self._slowest > self.budget:
+                self.stopped_at = epoch + 1
+                self.model.stop_training = True
+                log.info("time budget of %.0f min: stopping after epoch %d (%.1f min spent)", self.budget / 60,
+                         epoch + 1, (now - self._start) / 60)
+
+    return TimeBudget
+
+
 @dataclass
 class TrainResult:
     history: list[dict[str, float]]
@@ -105,6 +160,7 @@ class TrainResult:
     best_value: float
     seconds: float
     stopped_early: bool
+    stopped_by_time_budget: bool = False
 
 
 def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, cfg: dict[str, Any],
@@ -135,6 +191,12 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=plateau["monitor"], mode="min" if "loss" in plateau["monitor"] else "max",
             factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(plateau["min_lr"]), verbose=0))
+    budget = None
+    if cfg.get("time_budget_minutes") is not None:
+        if float(cfg["time_budget_minutes"]) <= 0:
+            raise TrainingError(f"params.yaml train.time_budget_minutes: must be positive or null, not {cfg['time_budget_minutes']}")
+        budget = _time_budget_class()(cfg["time_budget_minutes"])
+        callbacks.append(budget)
     if checkpoint:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode,
@@ -146,7 +208,9 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     seconds = time.perf_counter() - started
     values = [row[monitor] for row in logger.rows]
     best = int(np.argmin(values) if mode == "min" else np.argmax(values))
-    return TrainResult(logger.rows, best + 1, float(values[best]), seconds, early.stopped_epoch > 0)
+    by_budget = budget is not None and budget.stopped_at is not None
+    return TrainResult(logger.rows, best + 1, float(values[best]), seconds, early.stopped_epoch > 0 and not by_budget,
+                       by_budget)
 
 
 def threads_note() -> str:

@@ -1,0 +1,97 @@
+"""Training options from params.yaml: each optimiser and schedule is the Keras object it names, the
+schedules have the shape they promise, a time budget stops training, and a wrong value is a one-line
+error naming the key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from facial_emotion.models.training import TrainingError, make_optimizer, make_schedule  # noqa: E402
+from facial_emotion.params import load_params  # noqa: E402
+
+
+@pytest.fixture()
+def train_cfg():
+    return dict(load_params()["train"], learning_rate=0.01, min_learning_rate=1e-5)
+
+
+def _rates(schedule, steps):
+    return np.array([float(keras.ops.convert_to_numpy(schedule(step))) for step in steps])
+
+
+@pytest.mark.parametrize("name", ["plateau", "constant"])
+def test_plateau_and_constant_start_from_the_learning_rate(train_cfg, name):
+    assert make_schedule(dict(train_cfg, lr_schedule=name), 10, 5) == 0.01
+
+
+def test_cosine_falls_from_the_rate_to_the_floor_over_all_epochs(train_cfg):
+    rates = _rates(make_schedule(dict(train_cfg, lr_schedule="cosine"), 10, 5), [0, 25, 50, 80])
+    assert rates[0] == pytest.approx(0.01)
+    assert rates[1] == pytest.approx((0.01 + 1e-5) / 2, rel=1e-3)  # half-way down at half of the 50 steps
+    assert rates[2] == pytest.approx(1e-5, rel=1e-3)
+    assert rates[3] == pytest.approx(1e-5, rel=1e-3)  # stays at the floor
+
+
+def test_onecycle_warms_up_linearly_then_anneals(train_cfg):
+    cfg = dict(train_cfg, lr_schedule="onecycle", onecycle={"warmup_fraction": 0.2, "div_factor": 10.0})
+    rates = _rates(make_schedule(cfg, 10, 10), [0, 10, 20, 60, 100])  # 100 steps, 20 of warm-up
+    assert rates[0] == pytest.approx(0.001)
+    assert rates[1] == pytest.approx(0.0055, rel=1e-3)  # half-way up
+    assert rates[2] == pytest.approx(0.01)
+    assert rates[3] == pytest.approx((0.01 + 1e-5) / 2, rel=1e-3)  # half-way down the remaining 80 steps
+    assert rates[4] == pytest.approx(1e-5, rel=1e-3)
+    assert np.all(np.diff(_rates(make_schedule(cfg, 10, 10), range(20))) > 0)
+
+
+@pytest.mark.parametrize("cycle", [{"warmup_fraction": 0.0, "div_factor": 25}, {"warmup_fraction": 1.0, "div_factor": 25},
+                                   {"warmup_fraction": 0.3, "div_factor": 0.5}])
+def test_onecycle_settings_out_of_range_are_named(train_cfg, cycle):
+    with pytest.raises(TrainingError, match="train.onecycle"):
+        make_schedule(dict(train_cfg, lr_schedule="onecycle", onecycle=cycle), 10, 5)
+
+
+@pytest.mark.parametrize(("name", "cls"), [("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
+def test_each_optimizer_is_the_keras_one(train_cfg, name, cls):
+    optimizer = make_optimizer(dict(train_cfg, optimizer=name, weight_decay=0.05, momentum=0.8), 10, 5)
+    assert type(optimizer).__name__ == cls
+    if name == "adamw":
+        assert optimizer.weight_decay == pytest.approx(0.05)
+    if name == "sgd":
+        assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(("key", "value"), [("optimizer", "rmsprop"), ("lr_schedule", "step")])
+def test_unknown_names_are_one_line_errors(train_cfg, key, value):
+    with pytest.raises(TrainingError, match=f"train.{key}: must be .*not '{value}'"):
+        make_optimizer(dict(train_cfg, **{key: value}), 10, 5)
+
+
+def _tiny_fit(cfg, epochs):
+    from facial_emotion.models.architectures import build_compact
+    from facial_emotion.models.training import fit
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7
+    cfg = dict(cfg, epochs=epochs, batch_size=32, lr_schedule="cosine",
+               early_stopping={"monitor": "val_accuracy", "patience": epochs})
+    return fit(build_compact(blocks=(8, 8, 8, 8)), images[:48], labels[:48], images[48:], labels[48:], cfg)
+
+
+def test_time_budget_stops_after_the_epoch_that_would_overrun_it(train_cfg):
+    result = _tiny_fit(dict(train_cfg, time_budget_minutes=1e-6), epochs=5)
+    assert result.stopped_by_time_budget and not result.stopped_early
+    assert len(result.history) == 1
+
+
+def test_no_time_budget_runs_every_epoch(train_cfg):
+    result = _tiny_fit(dict(train_cfg, time_budget_minutes=None), epochs=3)
+    assert not result.stopped_by_time_budget and len(result.history) == 3
+
+
+@pytest.mark.parametrize("minutes", [0, -5])
+def test_a_time_budget_must_be_positive(train_cfg, minutes):
+    with pytest.raises(TrainingError, match="train.time_budget_minutes: must be positive or null"):
+        _tiny_fit(dict(train_cfg, time_budget_minutes=minutes), epochs=1)
