@@ -44,8 +44,8 @@ def make_schedule(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
     peak, floor = float(cfg["learning_rate"]), float(cfg["min_learning_rate"])
     total = max(1, steps_per_epoch * epochs)
     schedule = cfg.get("lr_schedule", "plateau")
-    if schedule in ("plateau", "constant"):
-        return peak
+    if schedule in ("plateau", "constant", "cosine_time"):
+        return peak  # cosine_time: a callback sets the rate before each batch from the time spent
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(peak, decay_steps=total, alpha=floor / peak)
     if schedule == "onecycle":
@@ -57,7 +57,8 @@ def make_schedule(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
         warmup = max(1, round(total * fraction))
         return keras.optimizers.schedules.CosineDecay(peak / divisor, decay_steps=max(1, total - warmup),
                                                       alpha=floor / peak, warmup_target=peak, warmup_steps=warmup)
-    raise TrainingError(f"params.yaml train.lr_schedule: must be plateau, cosine, onecycle or constant, not {schedule!r}")
+    raise TrainingError("params.yaml train.lr_schedule: must be plateau, cosine, cosine_time, onecycle or constant, "
+                        f"not {schedule!r}")
 
 
 def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
@@ -153,6 +154,36 @@ def _time_budget_class():
     return TimeBudget
 
 
+def cosine_rate(progress: float, peak: float, floor: float) -> float:
+    """Half a cosine from peak (progress 0) to floor (progress 1 and after)."""
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
+
+
+def _time_cosine_class():
+    import keras
+
+    class TimeCosine(keras.callbacks.Callback):
+        """Cosine from the learning rate down to the floor over the time budget, not over a step count.
+
+        On a shared CPU an epoch can take 30 s or 70 s, so a step-based cosine sized for a budget
+        either ends early or is cut off half-way down. Keyed on the time spent, the rate reaches its
+        floor when the budget does, and TimeBudget ends training at the last whole epoch that fits.
+        """
+
+        def __init__(self, peak: float, floor: float, minutes: float):
+            super().__init__()
+            self.peak, self.floor, self.budget = peak, floor, float(minutes) * 60
+
+        def on_train_begin(self, logs=None):
+            self._start = time.perf_counter()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            progress = (time.perf_counter() - self._start) / self.budget
+            self.model.optimizer.learning_rate = cosine_rate(progress, self.peak, self.floor)
+
+    return TimeCosine
+
+
 @dataclass
 class TrainResult:
     history: list[dict[str, float]]
@@ -170,7 +201,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
 
     Keras 3's EarlyStopping restores the best weights at the end of training whether or not it
     stopped early, and the checkpoint file holds the same epoch.
-    """""
+    """
     import keras
 
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
@@ -197,6 +228,11 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
             raise TrainingError(f"params.yaml train.time_budget_minutes: must be positive or null, not {cfg['time_budget_minutes']}")
         budget = _time_budget_class()(cfg["time_budget_minutes"])
         callbacks.append(budget)
+        if cfg.get("lr_schedule") == "cosine_time":
+            callbacks.insert(0, _time_cosine_class()(float(cfg["learning_rate"]), float(cfg["min_learning_rate"]),
+                                                     cfg["time_budget_minutes"]))
+    elif cfg.get("lr_schedule") == "cosine_time":
+        raise TrainingError("params.yaml train.lr_schedule: cosine_time needs train.time_budget_minutes")
     if checkpoint:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode,

@@ -3,8 +3,12 @@ augmentation that changes training batches but not inference."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
 keras = pytest.importorskip("keras")
 
@@ -36,13 +40,32 @@ def test_default_params_build_the_seed_network(cnn_params):
 
 def test_budgets():
     assert build_compact().count_params() == 58_423  # the mini-Xception layout, about 60k
-    assert build_compact(blocks=(16, 32, 96, 160)).count_params() == 92_791  # the README's CPU recipe
+    assert build_compact(base_filters=16, blocks=(32, 64, 96, 128)).count_params() == 91_943  # the CPU recipe's
     assert build_vgg().count_params() > 5_000_000
 
 
-def test_the_cpu_recipes_widths_stay_under_the_compact_budget(cnn_params):
-    cnn = {**cnn_params, "compact": {**cnn_params["compact"], "blocks": [16, 32, 96, 160]}}
-    assert build_model("compact", "relu", cnn, {"flip": True, "zoom": 0.1}).count_params() < 100_000
+def _readme_cpu_recipe() -> dict[str, object]:
+    """The `-S key=value` overrides of the README's CPU recipe, values read as YAML (as DVC does)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("**CPU recipe**", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    pairs = re.findall(r"-S '?([\w.]+)=([^' \\]+)'?", block)
+    assert pairs, "the README's CPU recipe has no -S overrides"
+    return {key: yaml.safe_load(value) for key, value in pairs}
+
+
+def test_the_readmes_cpu_recipe_builds_a_compact_network_under_100k_parameters():
+    params = load_params()
+    for dotted, value in _readme_cpu_recipe().items():
+        *path, leaf = dotted.split(".")
+        node = params
+        for key in path:
+            node = node[key]
+        assert leaf in node, f"the README's recipe sets {dotted}, which params.yaml does not have"
+        node[leaf] = value
+    assert params["cnn"]["architecture"] == "compact"
+    assert any(params["augmentation"].values())
+    model = build_model("compact", "relu", params["cnn"], params["augmentation"])
+    assert model.count_params() < 100_000
 
 
 def test_unknown_architecture_is_a_clear_error(cnn_params):

@@ -75,8 +75,7 @@ def _tiny_fit(cfg, epochs):
 
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7
-    cfg = dict(cfg, epochs=epochs, batch_size=32, lr_schedule="cosine",
-               early_stopping={"monitor": "val_accuracy", "patience": epochs})
+    cfg = dict(cfg, epochs=epochs, batch_size=32, early_stopping={"monitor": "val_accuracy", "patience": epochs})
     return fit(build_compact(blocks=(8, 8, 8, 8)), images[:48], labels[:48], images[48:], labels[48:], cfg)
 
 
@@ -95,3 +94,21 @@ def test_no_time_budget_runs_every_epoch(train_cfg):
 def test_a_time_budget_must_be_positive(train_cfg, minutes):
     with pytest.raises(TrainingError, match="train.time_budget_minutes: must be positive or null"):
         _tiny_fit(dict(train_cfg, time_budget_minutes=minutes), epochs=1)
+
+
+def test_cosine_rate_runs_from_peak_to_floor_and_stays_there():
+    from facial_emotion.models.training import cosine_rate
+
+    assert [cosine_rate(p, 0.01, 1e-5) for p in (-1, 0, 1, 2)] == pytest.approx([0.01, 0.01, 1e-5, 1e-5])
+    assert cosine_rate(0.5, 0.01, 1e-5) == pytest.approx((0.01 + 1e-5) / 2)
+
+
+def test_cosine_time_anneals_over_the_budget(train_cfg):
+    result = _tiny_fit(dict(train_cfg, lr_schedule="cosine_time", time_budget_minutes=1e-6), epochs=5)
+    assert result.stopped_by_time_budget and len(result.history) == 1
+    assert result.history[0]["learning_rate"] == pytest.approx(1e-5)  # the budget is spent: the rate is at its floor
+
+
+def test_cosine_time_needs_a_budget(train_cfg):
+    with pytest.raises(TrainingError, match="cosine_time needs train.time_budget_minutes"):
+        _tiny_fit(dict(train_cfg, lr_schedule="cosine_time", time_budget_minutes=None), epochs=1)
