@@ -91,10 +91,14 @@ def _epoch_logger_class():
     class EpochLogger(keras.callbacks.Callback):
         """One log line per epoch (no carriage-return progress bars) and the same figures in MLflow."""
 
-        def __init__(self, epochs: int, n_images: int, label: str, mlflow_run: bool):
+        def __init__(self, epochs: int, n_images: int, label: str, mlflow_run: bool, budget_minutes: float | None = None):
             super().__init__()
             self.epochs, self.n_images, self.label, self.mlflow_run = epochs, n_images, label, mlflow_run
+            self.budget = None if budget_minutes is None else float(budget_minutes) * 60
             self.rows: list[dict[str, float]] = []
+
+        def on_train_begin(self, logs=None):
+            self._train_start = time.perf_counter()
 
         def on_epoch_begin(self, epoch, logs=None):
             self._wall, self._cpu = time.perf_counter(), time.process_time()
@@ -108,6 +112,8 @@ def _epoch_logger_class():
                        images_per_second=self.n_images / seconds, cpu_cores_busy=cpu)
             self.rows.append(row)
             eta = seconds * (self.epochs - epoch - 1)
+            if self.budget is not None:  # the time budget ends training first when it is shorter
+                eta = max(0.0, min(eta, self.budget - (time.perf_counter() - self._train_start)))
             log.info("%s epoch %d/%d loss %.4f acc %.4f val_loss %.4f val_acc %.4f lr %.2g | %.1fs %.0f img/s "
                      "%.1f cores | ETA %s (at most)", self.label, epoch + 1, self.epochs, row.get("loss", math.nan),
                      row.get("accuracy", math.nan), row.get("val_loss", math.nan), row.get("val_accuracy", math.nan),
@@ -213,7 +219,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     )
     monitor = cfg["early_stopping"]["monitor"]
     mode = "min" if "loss" in monitor else "max"
-    logger = _epoch_logger_class()(epochs, len(x_train), label, mlflow_run)
+    logger = _epoch_logger_class()(epochs, len(x_train), label, mlflow_run, cfg.get("time_budget_minutes"))
     early = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping"]["patience"]),
                                           restore_best_weights=True, verbose=0)
     callbacks: list = [logger, early]
