@@ -34,7 +34,7 @@ def set_seeds(seed: int, deterministic: bool) -> None:
 
 
 def make_schedule(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
-    """The learning rate: a float (plateau, constant) or a Keras schedule (cosine, onecycle).
+    """The learning rate: a float (plateau, constant, cosine_time) or a Keras schedule (cosine, onecycle).
 
     onecycle is Keras' CosineDecay with its linear warm-up: from learning_rate / div_factor up to
     learning_rate over warmup_fraction of the steps, then a cosine down to min_learning_rate.
