@@ -64,6 +64,7 @@ def test_the_readmes_cpu_recipe_builds_a_compact_network_under_100k_parameters()
         node[leaf] = value
     assert params["cnn"]["architecture"] == "compact"
     assert any(params["augmentation"].values())
+    assert params["train"]["time_budget_minutes"] <= 60  # the CPU budget: at most 60 minutes of training
     model = build_model("compact", "relu", params["cnn"], params["augmentation"])
     assert model.count_params() < 100_000
 
