@@ -18,7 +18,7 @@ from facial_emotion.evaluation.registry import fingerprint, needs_new_version, r
 from facial_emotion.evaluation.scoring import log_into_training_run, score, tta
 from facial_emotion.evaluation.selection import choose_champion, rank_by_validation
 from facial_emotion.files import read_json, write_json, write_npz, write_text
-from facial_emotion.models.store import KERAS_FILE, load_predictor, model_dir, read_run_info, write_run_info
+from facial_emotion.models.store import KERAS_FILE, load_keras_model, load_predictor, model_dir, read_run_info, write_run_info
 from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.evaluate")
@@ -56,14 +56,12 @@ def main() -> None:
         log.info("%-24s validation %s", name, "  ".join(f"{k} {metrics[name]['validation'][k]:.4f}" for k in HEADLINE))
 
     # Ensemble of the top-k CNNs, chosen on validation.
-    import keras
-
     from facial_emotion.evaluation.ensemble import build_ensemble, with_flip_tta
 
     cnns = [n for n in rank_by_validation(metrics, cfg["select_by"]) if n.startswith("cnn-")]
     members = cnns[: int(cfg["ensemble_top_k"])]
     if len(members) >= 2:
-        ensemble = build_ensemble([keras.models.load_model(model_dir(n) / KERAS_FILE) for n in members])
+        ensemble = build_ensemble([load_keras_model(model_dir(n) / KERAS_FILE) for n in members])
         if cfg["tta_flip"]:
             ensemble = with_flip_tta(ensemble, name="ensemble_fliptta")
         folder = model_dir(ENSEMBLE)
@@ -151,9 +149,7 @@ def _log_champion_model(name: str, val: FaceDataset, tta_flip: bool) -> str:
     folder = model_dir(name)
     sample = val.images[:4, :, :, None]
     if (folder / KERAS_FILE).exists():
-        import keras
-
-        model = keras.models.load_model(folder / KERAS_FILE)
+        model = load_keras_model(folder / KERAS_FILE)
         if name != ENSEMBLE and tta_flip:  # the saved ensemble already has it
             from facial_emotion.evaluation.ensemble import with_flip_tta
 

@@ -67,7 +67,8 @@ def main(argv=None) -> None:
                          "balance": args.balance, "activation": args.activation})
         mlflow.log_metric("parameters", model.count_params())
         result = fit(model, training.data.images, training.data.labels, val.images, val.labels, train_cfg,
-                     class_weight=training.class_weight, checkpoint=folder / KERAS_FILE, label=name, mlflow_run=True)
+                     class_weight=training.class_weight, checkpoint=folder / KERAS_FILE, label=name, mlflow_run=True,
+                     seed=seed)
         history = pd.DataFrame(result.history)
         with atomic_path(folder / "history.csv") as tmp:
             history.to_csv(tmp, index=False)

@@ -84,10 +84,12 @@ def load_classifier(uri: str) -> EmotionClassifier:
     if uri.endswith(".keras"):
         if not Path(uri).is_file():
             raise ModelLoadError(f"{uri}: no such model file")
-        import keras
+        from ..models.store import load_keras_model
 
-        return _warmed(from_keras(keras.models.load_model(uri), uri))
+        return _warmed(from_keras(load_keras_model(uri), uri))
     import mlflow
+
+    from ..models.layers import FusedBatchNormalization  # noqa: F401 - registered, so MLflow's Keras loader finds it
 
     version = alias_version(uri)
     try:

@@ -10,6 +10,7 @@ from keras import layers
 
 from ..errors import PipelineError
 from ..labels import IMAGE_SIZE, NUM_CLASSES
+from .layers import FusedBatchNormalization
 
 ARCHITECTURES = ("seed", "compact", "vgg")
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -29,7 +30,7 @@ def _dense_head(x, dense_units, activation: str, dropout: float, regularizer):
     x = layers.Flatten(name="flatten")(x)
     for i, n in enumerate(dense_units):
         x = layers.Dense(n, kernel_regularizer=regularizer, name=f"dense{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"dense{i + 1}_bn")(x)
+        x = FusedBatchNormalization(name=f"dense{i + 1}_bn")(x)
         x = layers.Activation(activation, name=f"dense{i + 1}_{activation}")(x)
         x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
     return layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
@@ -44,7 +45,7 @@ def build_seed_cnn(activation: str = "relu", filters=(32, 64, 128, 512), dense_u
         x = augmentation(x)
     for i, n in enumerate(filters):
         x = layers.Conv2D(n, 3, padding="same", kernel_regularizer=regularizer, name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"conv{i + 1}_bn")(x)
+        x = FusedBatchNormalization(name=f"conv{i + 1}_bn")(x)
         x = layers.Activation(activation, name=f"conv{i + 1}_{activation}")(x)
         x = layers.MaxPooling2D(2, name=f"conv{i + 1}_pool")(x)
         x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
@@ -60,15 +61,15 @@ def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 3
         x = augmentation(x)
     for i in range(2):
         x = layers.Conv2D(base_filters, 3, use_bias=False, kernel_regularizer=regularizer, name=f"stem{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"stem{i + 1}_bn")(x)
+        x = FusedBatchNormalization(name=f"stem{i + 1}_bn")(x)
         x = layers.Activation(activation, name=f"stem{i + 1}_{activation}")(x)
     for b, n in enumerate(blocks):
         shortcut = layers.Conv2D(n, 1, strides=2, padding="same", use_bias=False, name=f"block{b + 1}_shortcut")(x)
-        shortcut = layers.BatchNormalization(name=f"block{b + 1}_shortcut_bn")(shortcut)
+        shortcut = FusedBatchNormalization(name=f"block{b + 1}_shortcut_bn")(shortcut)
         for j in range(2):
             x = layers.SeparableConv2D(n, 3, padding="same", use_bias=False, depthwise_regularizer=regularizer,
                                        pointwise_regularizer=regularizer, name=f"block{b + 1}_sep{j + 1}")(x)
-            x = layers.BatchNormalization(name=f"block{b + 1}_sep{j + 1}_bn")(x)
+            x = FusedBatchNormalization(name=f"block{b + 1}_sep{j + 1}_bn")(x)
             if j == 0:
                 x = layers.Activation(activation, name=f"block{b + 1}_{activation}")(x)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{b + 1}_pool")(x)
@@ -90,7 +91,7 @@ def build_vgg(activation: str = "relu", filters=(64, 128, 256, 512), dense_units
     for i, n in enumerate(filters):
         for j in range(2):
             x = layers.Conv2D(n, 3, padding="same", kernel_regularizer=regularizer, name=f"stage{i + 1}_conv{j + 1}")(x)
-            x = layers.BatchNormalization(name=f"stage{i + 1}_conv{j + 1}_bn")(x)
+            x = FusedBatchNormalization(name=f"stage{i + 1}_conv{j + 1}_bn")(x)
             x = layers.Activation(activation, name=f"stage{i + 1}_conv{j + 1}_{activation}")(x)
         x = layers.MaxPooling2D(2, name=f"stage{i + 1}_pool")(x)
         x = layers.Dropout(dropout / 2, name=f"stage{i + 1}_dropout")(x)

@@ -45,9 +45,7 @@ def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
     """A function uint8 faces [n, 48, 48] -> probabilities [n, 7], whatever the model kind."""
     folder = Path(folder)
     if (folder / KERAS_FILE).exists():
-        import keras
-
-        model = keras.models.load_model(folder / KERAS_FILE)
+        model = load_keras_model(folder / KERAS_FILE)
         return lambda images: predict_in_batches(model, images)
     if (folder / SKLEARN_FILE).exists():
         import skops.io
@@ -55,6 +53,15 @@ def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
         pipeline = skops.io.load(folder / SKLEARN_FILE, trusted=skops_trusted_types(folder / SKLEARN_FILE))
         return lambda images: np.asarray(pipeline.predict_proba(_batch(images)))
     raise ModelStoreError(f"{folder}: no {KERAS_FILE} or {SKLEARN_FILE}; run the model's train stage")
+
+
+def load_keras_model(path: str | Path):
+    """A saved Keras model, with this project's layers (FusedBatchNormalization) known to Keras."""
+    import keras
+
+    from .layers import FusedBatchNormalization
+
+    return keras.models.load_model(path, custom_objects={"FusedBatchNormalization": FusedBatchNormalization})
 
 
 def predict_in_batches(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

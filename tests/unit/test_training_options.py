@@ -112,3 +112,38 @@ def test_cosine_time_anneals_over_the_budget(train_cfg):
 def test_cosine_time_needs_a_budget(train_cfg):
     with pytest.raises(TrainingError, match="cosine_time needs train.time_budget_minutes"):
         _tiny_fit(dict(train_cfg, lr_schedule="cosine_time", time_budget_minutes=None), epochs=1)
+
+
+def test_training_dataset_covers_every_image_once_per_pass_and_reshuffles():
+    from facial_emotion.models.training import training_dataset
+
+    images = np.arange(10, dtype=np.uint8)[:, None, None].repeat(48, 1).repeat(48, 2)
+    labels = np.arange(10) % 7
+
+    def passes(seed):
+        batches = list(training_dataset(images, labels, 4, seed).take(6).as_numpy_iterator())
+        order = np.concatenate([x[:, 0, 0, 0] for x, _ in batches])
+        return order[:10], order[10:], np.concatenate([y.argmax(1) for _, y in batches])
+
+    first, second, label_order = passes(7)
+    assert sorted(first) == sorted(second) == list(range(10))  # batches of 4, 4, 2 per pass
+    assert list(first) != list(second)
+    np.testing.assert_array_equal(label_order, labels[np.concatenate([first, second])])
+    np.testing.assert_array_equal(passes(7)[0], first)
+
+
+def test_validation_figures_match_keras_evaluate():
+    from facial_emotion.models.architectures import build_compact
+    from facial_emotion.models.training import _validation_class, one_hot
+
+    rng = np.random.default_rng(1)
+    images, labels = rng.integers(0, 256, (40, 48, 48), dtype=np.uint8), rng.integers(0, 7, 40)
+    model = build_compact(blocks=(8, 8, 8, 8), l2=1e-3)
+    model.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"])
+    callback = _validation_class()(images, labels, 16)
+    callback.set_model(model)
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    expected = model.evaluate(images[..., None], one_hot(labels), batch_size=40, verbose=0, return_dict=True)
+    assert logs["val_accuracy"] == pytest.approx(expected["accuracy"])
+    assert logs["val_loss"] == pytest.approx(expected["loss"], rel=1e-4)
