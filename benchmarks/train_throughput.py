@@ -1,8 +1,13 @@
 """Training throughput of the train stage's code path against a bare `model.fit`, in the same run;
 SMOTE's time and peak memory on the real training split; one full epoch on the real data.
 
-    python benchmarks/train_throughput.py [--data PATH] [--images 4096] [--full-epoch]
+    python benchmarks/train_throughput.py [--data PATH] [--images 4096] [--network seed|recipe] [--full-epoch]
 
+Three ways to train the same network, each in its own process:
+- stage: `facial_emotion.models.training.fit` (one repeating tf.data iterator, validation on
+  arrays) with FusedBatchNormalization, as the train stage runs it;
+- stage, Keras BN: the same path with Keras' own BatchNormalization in its place;
+- bare: `model.fit` on arrays with Keras' own BatchNormalization, what a Keras user would write.
 Target: the stage's path at >= 0.95x the bare fit's images/s.
 """
 
@@ -34,8 +39,16 @@ params = yaml.safe_load(open("params.yaml"))
 cfg = dict(params["train"], epochs={epochs})
 n = {images}
 x, y = x[:n], y[:n]
+if {recipe}:  # the README's CPU recipe network and augmentation
+    params["cnn"]["compact"].update(base_filters=16, blocks=[32, 64, 96, 128])
+    cfg.update(batch_size=128, learning_rate=0.002)
+    aug = dict(flip=True, rotation=0.03, shift=0.1, zoom=0.1)
 set_seeds(42, False)
-model = build_model("seed", "relu", params["cnn"], {{}}, 42)
+model = build_model("compact" if {recipe} else "seed", "relu", params["cnn"], aug if {recipe} else {{}}, 42)
+if {keras_bn}:  # the same network and weights with Keras' own BatchNormalization layers
+    config = json.loads(json.dumps(model.get_config()).replace('"FusedBatchNormalization"', '"BatchNormalization"')
+                        .replace('"facial_emotion>BatchNormalization"', 'null'))
+    model = keras.Model.from_config(config)
 if {bare}:
     class EpochTimer(keras.callbacks.Callback):  # the least a bare fit needs to time its epochs
         def on_epoch_begin(self, epoch, logs=None):
@@ -48,8 +61,9 @@ if {bare}:
               epochs=cfg["epochs"], verbose=0, callbacks=[EpochTimer()])
 else:
     seconds = [r["epoch_seconds"] for r in fit(model, x, y, xv, yv, cfg).history]
-# The first epoch traces the graph; later epochs are the steady state. The median epoch, because
-# TensorFlow on this 2-core CPU now and then runs an epoch on one core at half speed.
+# The first epoch traces the graph; later epochs are the steady state. The median epoch, because a
+# bare fit on arrays makes a new tf.data iterator each epoch and now and then idles about 10 s
+# while the old one shuts down (facial_emotion.models.training.training_dataset).
 steady = seconds[1:] or seconds
 print(json.dumps({{"images_per_second": len(x) / float(np.median(steady)), "seconds": sum(seconds), "images": len(x),
                    "first_epoch_seconds": seconds[0]}}))
@@ -70,29 +84,37 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=4096, help="training images per throughput run")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first (graph tracing) is not counted")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--network", choices=("seed", "recipe"), default="seed",
+                        help="seed: the study's CNN; recipe: the README's CPU recipe (compact, augmentation)")
     parser.add_argument("--full-epoch", action="store_true", help="also time one epoch on the whole training split")
     args = parser.parse_args()
     path = str(fer2013_path(args.data))
 
     print(f"FER2013: {path}")
     # Alternate the two so that load from other processes falls on both alike.
-    runs = {"stage": [], "bare": []}
+    kinds = {"stage": (False, False), "stage_keras_bn": (False, True), "bare": (True, True)}  # (bare, keras_bn)
+    runs = {kind: [] for kind in kinds}
     for repeat in range(args.repeats):
-        for kind in (("stage", "bare") if repeat % 2 == 0 else ("bare", "stage")):
-            runs[kind].append(run_child(_FIT.format(path=path, epochs=args.epochs, images=args.images, bare=kind == "bare")))
-    stage, bare = (max(runs[k], key=lambda r: r["images_per_second"]) for k in ("stage", "bare"))
-    ratio = stage["images_per_second"] / bare["images_per_second"]
-    print(f"seed CNN, batch 32, {stage['images']} images, median of epochs 2-{args.epochs}, best of {args.repeats} runs "
-          f"(all runs: stage {[round(r['images_per_second']) for r in runs['stage']]}, "
-          f"bare {[round(r['images_per_second']) for r in runs['bare']]} images/s):")
-    print(f"  train stage path (facial_emotion.models.training.fit): {stage['images_per_second']:7.1f} images/s")
-    print(f"  bare model.fit (baseline):                              {bare['images_per_second']:7.1f} images/s")
+        for kind in (list(kinds) if repeat % 2 == 0 else list(kinds)[::-1]):
+            bare, keras_bn = kinds[kind]
+            runs[kind].append(run_child(_FIT.format(path=path, epochs=args.epochs, images=args.images, bare=bare,
+                                                    keras_bn=keras_bn, recipe=args.network == "recipe")))
+    best = {kind: max(runs[kind], key=lambda r: r["images_per_second"]) for kind in kinds}
+    ratio = best["stage"]["images_per_second"] / best["bare"]["images_per_second"]
+    network = "the CPU recipe's compact network with augmentation, batch 128" if args.network == "recipe" else \
+        "seed CNN, batch 32"
+    print(f"{network}, {best['stage']['images']} images, median of epochs 2-{args.epochs}, best of {args.repeats} runs "
+          f"(all runs, images/s: " + ", ".join(f"{k} {[round(r['images_per_second']) for r in runs[k]]}" for k in kinds) + "):")
+    print(f"  train stage path (facial_emotion.models.training.fit):  {best['stage']['images_per_second']:7.1f} images/s")
+    print(f"  same path with Keras' own BatchNormalization:            {best['stage_keras_bn']['images_per_second']:7.1f} images/s")
+    print(f"  bare model.fit on arrays, Keras' BatchNormalization:     {best['bare']['images_per_second']:7.1f} images/s (baseline)")
     print(f"  ratio {ratio:.3f}x (target >= 0.95x): {'PASS' if ratio >= 0.95 else 'FAIL'}")
     smote = run_child(_SMOTE.format(path=path))
     print(f"SMOTE k=6 on the official training split: {smote['rows_in']} -> {smote['rows_out']} rows in "
           f"{smote['seconds']:.1f} s, peak RSS {smote['peak_rss_gb']:.2f} GB (process incl. parsed dataset)")
     if args.full_epoch:
-        full = run_child(_FIT.format(path=path, epochs=1, images=10 ** 9, bare=False))
+        full = run_child(_FIT.format(path=path, epochs=1, images=10 ** 9, bare=False, keras_bn=False,
+                                    recipe=args.network == "recipe"))
         print(f"one full epoch (train stage path, incl. validation and graph tracing), {full['images']} images: "
               f"{full['seconds']:.0f} s ({full['images'] / full['seconds']:.0f} images/s)")
 

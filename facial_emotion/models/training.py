@@ -212,8 +212,8 @@ def _time_cosine_class():
     class TimeCosine(keras.callbacks.Callback):
         """Cosine from the learning rate down to the floor over the time budget, not over a step count.
 
-        On this project's 2-core CPU one epoch of the same network took 43 s or 88 s, so a step-based
-        cosine sized for a budget either ends early or is cut off half-way down. Keyed on the time
+        On this project's shared 2-core CPU epochs of the same network vary (29-37 s in one run), so a
+        step-based cosine sized for a budget either ends early or is cut off half-way down. Keyed on the time
         spent, the rate reaches its floor when the budget does, and TimeBudget ends training at the
         last whole epoch that fits.
         """
