@@ -43,12 +43,12 @@ if {recipe}:  # the README's CPU recipe network and augmentation
     params["cnn"]["compact"].update(base_filters=16, blocks=[32, 64, 96, 128])
     cfg.update(batch_size=128, learning_rate=0.002)
     aug = dict(flip=True, rotation=0.03, shift=0.1, zoom=0.1)
+if {keras_bn}:  # the same network with Keras' own BatchNormalization layers
+    import facial_emotion.models.architectures as architectures
+    architectures.FusedBatchNormalization = keras.layers.BatchNormalization
 set_seeds(42, False)
 model = build_model("compact" if {recipe} else "seed", "relu", params["cnn"], aug if {recipe} else {{}}, 42)
-if {keras_bn}:  # the same network and weights with Keras' own BatchNormalization layers
-    config = json.loads(json.dumps(model.get_config()).replace('"FusedBatchNormalization"', '"BatchNormalization"')
-                        .replace('"facial_emotion>BatchNormalization"', 'null'))
-    model = keras.Model.from_config(config)
+assert {keras_bn} != any(type(layer).__name__ == "FusedBatchNormalization" for layer in model.layers)
 if {bare}:
     class EpochTimer(keras.callbacks.Callback):  # the least a bare fit needs to time its epochs
         def on_epoch_begin(self, epoch, logs=None):
