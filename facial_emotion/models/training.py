@@ -67,13 +67,25 @@ def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
 
     lr = make_schedule(cfg, steps_per_epoch, epochs)
     name = cfg.get("optimizer", "adam")
+    ema = ema_momentum(cfg)
+    common = {"learning_rate": lr, "use_ema": ema is not None, "ema_momentum": ema or 0.99}
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
+        return keras.optimizers.Adam(**common)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=float(cfg.get("weight_decay", 0.0)))
+        return keras.optimizers.AdamW(weight_decay=float(cfg.get("weight_decay", 0.0)), **common)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=float(cfg.get("momentum", 0.9)), nesterov=True)
+        return keras.optimizers.SGD(momentum=float(cfg.get("momentum", 0.9)), nesterov=True, **common)
     raise TrainingError(f"params.yaml train.optimizer: must be adam, adamw or sgd, not {name!r}")
+
+
+def ema_momentum(cfg: dict[str, Any]) -> float | None:
+    """`train.ema_momentum`: None (off) or the decay of an exponential moving average of the weights."""
+    value = cfg.get("ema_momentum")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise TrainingError(f"params.yaml train.ema_momentum: must be null or a number in (0, 1), not {value!r}")
+    return float(value)
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -248,7 +260,8 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     """Compile and train; on return the model holds the best epoch's weights (by cfg monitor).
 
     Keras 3's EarlyStopping restores the best weights at the end of training whether or not it
-    stopped early, and the checkpoint file holds the same epoch. `seed` orders the shuffles
+    stopped early, and the checkpoint file holds the same epoch. With `train.ema_momentum` those are
+    the moving average's weights at that epoch. `seed` orders the shuffles
     (None: TensorFlow's global seed, which set_seeds sets).
     """
     import keras
@@ -289,6 +302,11 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
                                                          save_best_only=True, verbose=0))
     started = time.perf_counter()
     callbacks.insert(0, _validation_class()(x_val, y_val, batch_size))
+    if ema_momentum(cfg) is not None:
+        # Keras' own swap, first in line: from the end of each epoch to the start of the next the
+        # model holds the averaged weights, so validation, early stopping's best weights and the
+        # checkpoint all see (and keep) the average; training steps use the raw weights.
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     model.fit(training_dataset(x_train, y_train, batch_size, seed), epochs=epochs, steps_per_epoch=steps,
               class_weight=class_weight, callbacks=callbacks, shuffle=False, verbose=0)
     seconds = time.perf_counter() - started

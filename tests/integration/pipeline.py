@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,16 @@ class PipelineCopy:
     env: dict[str, str]
 
     def run(self, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
-        result = subprocess.run(list(args), cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout)
+        """Run a command in the copy. Output goes to files, not pipes: DVC's queue leaves detached
+        descendants behind, and one that kept a pipe open would make the wait for end-of-output hang
+        after the command itself had exited."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            code = subprocess.run(list(args), cwd=self.root, env=self.env, stdin=subprocess.DEVNULL,
+                                  stdout=out, stderr=err, timeout=timeout).returncode
+            out.seek(0)
+            err.seek(0)
+            result = subprocess.CompletedProcess(list(args), code, out.read().decode(errors="replace"),
+                                                 err.read().decode(errors="replace"))
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
         return result

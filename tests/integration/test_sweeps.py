@@ -61,7 +61,7 @@ def test_queued_grid_lands_every_run_in_the_shared_server(tiny_pipeline, mlflow_
         pipeline.dvc("queue", "start", "-j", "2")
         deadline = time.monotonic() + 1200
         while time.monotonic() < deadline:
-            status = pipeline.dvc("queue", "status").stdout
+            status = pipeline.dvc("queue", "status", timeout=300).stdout
             if "Queued" not in status and "Running" not in status:
                 break
             time.sleep(10)

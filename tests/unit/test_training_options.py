@@ -147,3 +147,45 @@ def test_validation_figures_match_keras_evaluate():
     expected = model.evaluate(images[..., None], one_hot(labels), batch_size=40, verbose=0, return_dict=True)
     assert logs["val_accuracy"] == pytest.approx(expected["accuracy"])
     assert logs["val_loss"] == pytest.approx(expected["loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("value", [0, 1, 1.5, -0.1, "0.99", True])
+def test_ema_momentum_out_of_range_is_a_one_line_error(train_cfg, value):
+    with pytest.raises(TrainingError, match="train.ema_momentum: must be null or a number in"):
+        make_optimizer(dict(train_cfg, ema_momentum=value), 10, 5)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+def test_ema_momentum_turns_on_the_optimizers_moving_average(train_cfg, name):
+    assert not make_optimizer(dict(train_cfg, optimizer=name, ema_momentum=None), 10, 5).use_ema
+    optimizer = make_optimizer(dict(train_cfg, optimizer=name, ema_momentum=0.95), 10, 5)
+    assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.95)
+
+
+def _fit_keeping_model(cfg, epochs):
+    from facial_emotion.models.architectures import build_compact
+    from facial_emotion.models.training import fit, set_seeds
+
+    set_seeds(3, deterministic=True)
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (96, 48, 48), dtype=np.uint8), np.arange(96) % 7
+    cfg = dict(cfg, epochs=epochs, batch_size=16, learning_rate=0.01,
+               early_stopping={"monitor": "val_loss", "patience": epochs})
+    model = build_compact(blocks=(8, 8, 8, 8))
+    result = fit(model, images[:64], labels[:64], images[64:], labels[64:], cfg, seed=3)
+    return model, result, images[64:], labels[64:]
+
+
+@pytest.mark.parametrize("time_budget", [None, 1e-6])
+def test_with_ema_the_model_returned_is_the_validated_average(train_cfg, time_budget):
+    """The figures logged for the best epoch are those of the weights fit returns, with or without
+    a time budget ending training early; and they are not the raw weights' figures."""
+    from facial_emotion.models.training import one_hot
+
+    cfg = dict(train_cfg, lr_schedule="constant", time_budget_minutes=time_budget)
+    model, result, images, labels = _fit_keeping_model(dict(cfg, ema_momentum=0.5), epochs=3)
+    raw_model, raw_result, _, _ = _fit_keeping_model(dict(cfg, ema_momentum=None), epochs=3)
+    expected = model.evaluate(images[..., None], one_hot(labels), batch_size=32, verbose=0, return_dict=True)
+    best = result.history[result.best_epoch - 1]
+    assert best["val_loss"] == pytest.approx(expected["loss"], rel=1e-4)
+    assert [row["val_loss"] for row in result.history] != pytest.approx([row["val_loss"] for row in raw_result.history])
