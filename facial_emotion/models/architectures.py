@@ -98,6 +98,16 @@ def build_vgg(activation: str = "relu", filters=(64, 128, 256, 512), dense_units
     return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer), name=name)
 
 
+def _random_erasing(probability, seed: int) -> layers.RandomErasing:
+    """Random erasing (Zhong et al. 2017): with this probability a face gets one rectangle of noise,
+    2-33% of its area, so the network cannot lean on any one region (a mouth, an eye) alone."""
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 < probability <= 1:
+        raise ArchitectureError(f"params.yaml augmentation.erasing: must be a probability in (0, 1], not {probability!r}")
+    p = float(probability)
+    # A (p, p) factor is a fixed probability; one number would draw it from [0, p] per face.
+    return layers.RandomErasing(factor=(p, p), value_range=(0, 1), seed=seed, name="aug_erasing")
+
+
 def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
     """Keras preprocessing layers, active only in training (they pass inputs through at inference)."""
     steps = []
@@ -111,6 +121,8 @@ def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | Non
         steps.append(layers.RandomZoom(cfg["zoom"], fill_mode="nearest", seed=seed, name="aug_zoom"))
     if cfg.get("contrast"):
         steps.append(layers.RandomContrast(cfg["contrast"], value_range=(0, 1), seed=seed, name="aug_contrast"))
+    if cfg.get("erasing"):
+        steps.append(_random_erasing(cfg["erasing"], seed))
     return keras.Sequential(steps, name="augmentation") if steps else None
 
 

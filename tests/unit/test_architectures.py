@@ -105,3 +105,26 @@ def test_ensemble_is_the_mean_of_its_members():
     x = np.random.default_rng(3).integers(0, 256, size=(4, 48, 48, 1)).astype(np.float32)
     expected = np.mean([np.asarray(m(x, training=False)) for m in members], axis=0)
     np.testing.assert_allclose(np.asarray(build_ensemble(members)(x, training=False)), expected, atol=1e-6)
+
+
+def test_erasing_blanks_one_rectangle_per_erased_face_in_training_only():
+    augmentation = build_augmentation({"erasing": 1.0}, seed=3)
+    x = np.full((16, 48, 48, 1), 0.5, dtype=np.float32)  # no noise pixel is exactly 0.5
+    np.testing.assert_array_equal(np.asarray(augmentation(x, training=False)), x)
+    changed = np.asarray(augmentation(x, training=True)) != x
+    for mask in changed[..., 0]:
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        assert rows.size and cols.size, "probability 1: every face is erased"
+        box = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert box.mean() > 0.9  # the changed pixels fill one rectangle (a few noise pixels equal 0.5 after clipping)
+        assert 0.01 <= box.size / mask.size <= 0.4
+
+
+def test_erasing_probability_is_checked():
+    for bad in (1.5, -0.1, "half", True):
+        with pytest.raises(ArchitectureError, match="augmentation.erasing"):
+            build_augmentation({"erasing": bad}, seed=1)
+    rng = np.random.default_rng(4)
+    x = rng.random((400, 48, 48, 1)).astype(np.float32)
+    erased = (np.asarray(build_augmentation({"erasing": 0.3}, seed=5)(x, training=True)) != x).any(axis=(1, 2, 3))
+    assert 0.2 < erased.mean() < 0.4  # a fixed probability, not one drawn from [0, p] per face
