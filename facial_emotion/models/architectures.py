@@ -52,9 +52,27 @@ def build_seed_cnn(activation: str = "relu", filters=(32, 64, 128, 512), dense_u
     return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer), name=name)
 
 
+def _squeeze_excite(x, ratio: int, name: str):
+    """Squeeze-and-excitation (Hu et al. 2018): rescale each channel by a gate computed from the
+    whole map, so a block can weight the features of one face region by what the others show."""
+    channels = x.shape[-1]
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    gate = layers.Conv2D(max(channels // ratio, 4), 1, activation="relu", name=f"{name}_reduce")(gate)
+    gate = layers.Conv2D(channels, 1, activation="sigmoid", name=f"{name}_expand")(gate)
+    return layers.Multiply(name=f"{name}_scale")([x, gate])
+
+
+def _se_ratio(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ArchitectureError(f"params.yaml cnn.compact.se_ratio: must be 0 (off) or a whole reduction ratio such as 8, not {value!r}")
+    return value
+
+
 def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 32, 64, 128), dropout: float = 0.1,
-                  l2: float = 0.0, augmentation=None, name: str = "compact_cnn") -> keras.Model:
-    """Residual depthwise-separable network in the spirit of mini-Xception (about 60k parameters)."""
+                  se_ratio: int = 0, l2: float = 0.0, augmentation=None, name: str = "compact_cnn") -> keras.Model:
+    """Residual depthwise-separable network in the spirit of mini-Xception (about 60k parameters);
+    `se_ratio` > 0 adds a squeeze-and-excitation gate to every block."""
+    se_ratio = _se_ratio(se_ratio)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs, x = _inputs()
     if augmentation is not None:
@@ -72,6 +90,8 @@ def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 3
             x = FusedBatchNormalization(name=f"block{b + 1}_sep{j + 1}_bn")(x)
             if j == 0:
                 x = layers.Activation(activation, name=f"block{b + 1}_{activation}")(x)
+        if se_ratio:
+            x = _squeeze_excite(x, se_ratio, name=f"block{b + 1}_se")
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{b + 1}_pool")(x)
         x = layers.Add(name=f"block{b + 1}_add")([x, shortcut])
     x = layers.Conv2D(NUM_CLASSES, 3, padding="same", name="class_maps")(x)
