@@ -72,15 +72,18 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("architecture", ["seed", "compact", "vgg"])
-def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path, architecture):
+@pytest.mark.parametrize("architecture, overrides", [("seed", {}), ("compact", {}), ("vgg", {}),
+                                                     ("compact", {"se_ratio": 8, "stem_padding": "same"})],
+                         ids=["seed", "compact", "vgg", "compact-se-same"])
+def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path, architecture, overrides):
     from facial_emotion.models.architectures import build_model
     from facial_emotion.models.training import one_hot
     from facial_emotion.params import load_params
 
     images, labels, _ = generate_faces(100, seed=1)
-    model = build_model(architecture, "elu", load_params(REPO / "params.yaml")["cnn"],
-                        {"flip": True, "rotation": 0.05}, seed=1)
+    cnn = load_params(REPO / "params.yaml")["cnn"]
+    cnn[architecture].update(overrides)
+    model = build_model(architecture, "elu", cnn, {"flip": True, "rotation": 0.05}, seed=1)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     before = [w.copy() for w in model.get_weights()]
     model.fit(images[:32, :, :, None], one_hot(labels[:32]), batch_size=32, epochs=1, verbose=0)

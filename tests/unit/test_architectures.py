@@ -41,6 +41,7 @@ def test_default_params_build_the_seed_network(cnn_params):
 def test_budgets():
     assert build_compact().count_params() == 58_423  # the mini-Xception layout, about 60k
     assert build_compact(base_filters=16, blocks=(32, 64, 96, 128)).count_params() == 91_943  # the CPU recipe's
+    assert build_compact(base_filters=16, blocks=(32, 64, 96, 128), se_ratio=8).count_params() == 99_983
     assert build_vgg().count_params() > 5_000_000
 
 
@@ -128,3 +129,29 @@ def test_erasing_probability_is_checked():
     x = rng.random((400, 48, 48, 1)).astype(np.float32)
     erased = (np.asarray(build_augmentation({"erasing": 0.3}, seed=5)(x, training=True)) != x).any(axis=(1, 2, 3))
     assert 0.2 < erased.mean() < 0.4  # a fixed probability, not one drawn from [0, p] per face
+
+
+def test_squeeze_excite_gates_every_compact_block():
+    model = build_compact(blocks=(16, 32, 64, 128), se_ratio=8)
+    gates = [layer for layer in model.layers if isinstance(layer, keras.layers.Multiply)]
+    assert [gate.name for gate in gates] == [f"block{b}_se_scale" for b in range(1, 5)]
+    assert [model.get_layer(f"block{b}_se_reduce").filters for b in range(1, 5)] == [4, 4, 8, 16]  # channels / 8, at least 4
+    assert not any(isinstance(layer, keras.layers.Multiply) for layer in build_compact().layers)  # 0 = off, the default
+    x = np.random.default_rng(6).integers(0, 256, size=(2, 48, 48, 1)).astype(np.float32)
+    gate = keras.Model(model.inputs[0], model.get_layer("block1_se_expand").output)(x)
+    assert np.all((np.asarray(gate) > 0) & (np.asarray(gate) < 1))  # a sigmoid gate per channel
+
+
+def test_squeeze_excite_ratio_is_checked(cnn_params):
+    for bad in (-1, 2.5, "8", True):
+        with pytest.raises(ArchitectureError, match="cnn.compact.se_ratio"):
+            build_model("compact", "relu", {**cnn_params, "compact": {**cnn_params["compact"], "se_ratio": bad}})
+
+
+def test_same_stem_padding_keeps_48x48_maps_at_the_same_parameter_count():
+    valid, same = build_compact(), build_compact(stem_padding="same")
+    assert valid.get_layer("stem2").output.shape[1:3] == (44, 44)  # mini-Xception's unpadded stem
+    assert same.get_layer("stem2").output.shape[1:3] == (48, 48)
+    assert same.count_params() == valid.count_params()
+    with pytest.raises(ArchitectureError, match="cnn.compact.stem_padding"):
+        build_compact(stem_padding="full")
