@@ -18,7 +18,8 @@ from facial_emotion.evaluation.registry import fingerprint, needs_new_version, r
 from facial_emotion.evaluation.scoring import log_into_training_run, score, tta
 from facial_emotion.evaluation.selection import choose_champion, rank_by_validation
 from facial_emotion.files import read_json, write_json, write_npz, write_text
-from facial_emotion.models.store import KERAS_FILE, load_keras_model, load_predictor, model_dir, read_run_info, write_run_info
+from facial_emotion.models.store import (KERAS_FILE, keras_pip_requirements, load_keras_model, load_predictor, model_dir,
+                                         read_run_info, write_run_info)
 from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.evaluate")
@@ -154,7 +155,7 @@ def _log_champion_model(name: str, val: FaceDataset, tta_flip: bool) -> str:
             from facial_emotion.evaluation.ensemble import with_flip_tta
 
             model = with_flip_tta(model)
-        info = mlflow.keras.log_model(model, name=f"champion-{name}",
+        info = mlflow.keras.log_model(model, name=f"champion-{name}", pip_requirements=keras_pip_requirements(),
                                       signature=infer_signature(sample, model.predict(sample.astype(np.float32), verbose=0)))
     else:
         import skops.io

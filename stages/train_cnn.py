@@ -10,7 +10,7 @@ from facial_emotion.cli import run_main
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
-from facial_emotion.models.store import KERAS_FILE, model_dir, write_run_info
+from facial_emotion.models.store import KERAS_FILE, keras_pip_requirements, model_dir, write_run_info
 from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.train_cnn")
@@ -79,7 +79,7 @@ def main(argv=None) -> None:
         mlflow.log_artifact(str(folder / "history.csv"))
         sample = as_batch(val.images[:4])
         signature = infer_signature(sample, model.predict(sample, verbose=0))
-        info = mlflow.keras.log_model(model, name="model", signature=signature)
+        info = mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=keras_pip_requirements())
         write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
                                 "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
                                 "best_epoch": result.best_epoch, "epochs_run": len(result.history),

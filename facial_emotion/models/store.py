@@ -55,6 +55,26 @@ def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
     raise ModelStoreError(f"{folder}: no {KERAS_FILE} or {SKLEARN_FILE}; run the model's train stage")
 
 
+def keras_pip_requirements() -> list[str]:
+    """The pins a logged Keras model needs, for `mlflow.keras.log_model(pip_requirements=...)`.
+
+    MLflow otherwise infers them by loading the model in a bare subprocess, where this project's
+    FusedBatchNormalization is unknown: the load fails, MLflow warns and falls back to keras alone,
+    so the model's environment would lack TensorFlow, the backend it runs on.
+    """
+    from importlib import metadata
+
+    pins = []
+    for options in (("keras",), ("tensorflow-cpu", "tensorflow"), ("numpy",)):
+        for dist in options:
+            try:
+                pins.append(f"{dist}=={metadata.version(dist)}")
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return pins
+
+
 def load_keras_model(path: str | Path):
     """A saved Keras model, with this project's layers (FusedBatchNormalization) known to Keras."""
     import keras

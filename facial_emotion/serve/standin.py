@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from ..labels import IMAGE_SIZE, NUM_CLASSES
+from ..models.store import keras_pip_requirements
 
 DEFAULT_NAME = "facial-emotion"
 ALIAS = "champion"
@@ -58,7 +59,8 @@ def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0) -> str:
     model = build_model(seed)
     sample = np.zeros((2, IMAGE_SIZE, IMAGE_SIZE, 1), dtype=np.uint8)
     with mlflow.start_run(run_name="serve-standin"):
-        info = mlflow.keras.log_model(model, name="model", signature=infer_signature(sample, model.predict(sample, verbose=0)))
+        info = mlflow.keras.log_model(model, name="model", pip_requirements=keras_pip_requirements(),
+                                      signature=infer_signature(sample, model.predict(sample, verbose=0)))
     version = mlflow.register_model(info.model_uri, name)
     MlflowClient().set_registered_model_alias(name, ALIAS, version.version)
     return f"models:/{name}@{ALIAS}"

@@ -69,6 +69,10 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
     np.testing.assert_allclose(np.asarray(logged(faces, training=False)), np.asarray(saved(faces, training=False)), atol=1e-6)
     signature = mlflow.models.get_model_info(info["model_uri"]).signature
     assert list(signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 48, 48, 1]
+    # The model's environment names the backend it runs on (MLflow's own inference fell back to keras alone).
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(info["model_uri"])).read_text().split()
+    assert {r.split("==")[0] for r in requirements} >= {"mlflow", "keras", "numpy"}
+    assert {"tensorflow", "tensorflow-cpu"} & {r.split("==")[0] for r in requirements}
 
 
 @pytest.mark.slow
