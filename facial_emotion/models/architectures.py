@@ -10,7 +10,7 @@ from keras import layers
 
 from ..errors import PipelineError
 from ..labels import IMAGE_SIZE, NUM_CLASSES
-from .layers import FusedBatchNormalization
+from .layers import ChannelZeroPad, FusedBatchNormalization
 
 ARCHITECTURES = ("seed", "compact", "vgg")
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -68,6 +68,26 @@ def _stem_padding(value) -> str:
     return value
 
 
+def _shortcut_kind(value) -> str:
+    if value not in ("conv", "pool"):
+        raise ArchitectureError(f"params.yaml cnn.compact.shortcut: must be conv or pool, not {value!r}")
+    return value
+
+
+def _shortcut(x, channels: int, kind: str, name: str):
+    """The residual path past a block. `conv`: mini-Xception's strided 1x1 convolution and batch norm
+    (c_in x c_out weights). `pool`: 2x2 average pooling with the new channels zero (no weights), so
+    the parameters go to the blocks' own filters instead."""
+    if kind == "conv":
+        shortcut = layers.Conv2D(channels, 1, strides=2, padding="same", use_bias=False, name=f"{name}_shortcut")(x)
+        return FusedBatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+    if channels < x.shape[-1]:
+        raise ArchitectureError(f"params.yaml cnn.compact.blocks: with shortcut pool no block may be narrower than "
+                                f"the one before ({channels} after {x.shape[-1]})")
+    shortcut = layers.AveragePooling2D(2, padding="same", name=f"{name}_shortcut_pool")(x)
+    return ChannelZeroPad(channels, name=f"{name}_shortcut_pad")(shortcut)
+
+
 def _se_ratio(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ArchitectureError(f"params.yaml cnn.compact.se_ratio: must be 0 (off) or a whole reduction ratio such as 8, not {value!r}")
@@ -75,12 +95,13 @@ def _se_ratio(value) -> int:
 
 
 def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 32, 64, 128), dropout: float = 0.1,
-                  se_ratio: int = 0, stem_padding: str = "valid", l2: float = 0.0, augmentation=None,
-                  name: str = "compact_cnn") -> keras.Model:
+                  se_ratio: int = 0, stem_padding: str = "valid", shortcut: str = "conv", l2: float = 0.0,
+                  augmentation=None, name: str = "compact_cnn") -> keras.Model:
     """Residual depthwise-separable network in the spirit of mini-Xception (about 60k parameters).
     `se_ratio` > 0 adds a squeeze-and-excitation gate to every block; `stem_padding="same"` keeps the
-    stem's maps at 48x48 (mini-Xception's unpadded stem shrinks them to 44x44) at no parameter cost."""
-    se_ratio, stem_padding = _se_ratio(se_ratio), _stem_padding(stem_padding)
+    stem's maps at 48x48 (mini-Xception's unpadded stem shrinks them to 44x44) at no parameter cost;
+    `shortcut="pool"` makes the residual paths weight-free (see `_shortcut`)."""
+    se_ratio, stem_padding, shortcut = _se_ratio(se_ratio), _stem_padding(stem_padding), _shortcut_kind(shortcut)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs, x = _inputs()
     if augmentation is not None:
@@ -91,8 +112,7 @@ def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 3
         x = FusedBatchNormalization(name=f"stem{i + 1}_bn")(x)
         x = layers.Activation(activation, name=f"stem{i + 1}_{activation}")(x)
     for b, n in enumerate(blocks):
-        shortcut = layers.Conv2D(n, 1, strides=2, padding="same", use_bias=False, name=f"block{b + 1}_shortcut")(x)
-        shortcut = FusedBatchNormalization(name=f"block{b + 1}_shortcut_bn")(shortcut)
+        residual = _shortcut(x, n, shortcut, name=f"block{b + 1}")
         for j in range(2):
             x = layers.SeparableConv2D(n, 3, padding="same", use_bias=False, depthwise_regularizer=regularizer,
                                        pointwise_regularizer=regularizer, name=f"block{b + 1}_sep{j + 1}")(x)
@@ -102,7 +122,7 @@ def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 3
         if se_ratio:
             x = _squeeze_excite(x, se_ratio, name=f"block{b + 1}_se")
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{b + 1}_pool")(x)
-        x = layers.Add(name=f"block{b + 1}_add")([x, shortcut])
+        x = layers.Add(name=f"block{b + 1}_add")([x, residual])
     x = layers.Conv2D(NUM_CLASSES, 3, padding="same", name="class_maps")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x) if dropout else x

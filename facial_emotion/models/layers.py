@@ -1,4 +1,4 @@
-"""Batch normalisation on TensorFlow's fused kernel.
+"""Custom Keras layers: batch normalisation on TensorFlow's fused kernel, and zero channel padding.
 
 Keras 3 computes BatchNormalization op by op (moments, then about ten element-wise ops, each a
 pass over the activations, and as many again backwards). On a 2-core CPU that was half the
@@ -49,3 +49,23 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         if flat:
             y = y[:, 0, 0, :]
         return tf.cast(y, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="facial_emotion")
+class ChannelZeroPad(keras.layers.Layer):
+    """Append all-zero channels up to `channels`: the parameter-free projection of a residual
+    shortcut (He et al. 2016, option A), so a wider block adds its new channels to nothing."""
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.channels)
+
+    def call(self, inputs):
+        extra = self.channels - inputs.shape[-1]
+        return keras.ops.pad(inputs, [[0, 0]] * (len(inputs.shape) - 1) + [[0, extra]]) if extra else inputs
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}

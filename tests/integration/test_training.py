@@ -77,8 +77,8 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("architecture, overrides", [("seed", {}), ("compact", {}), ("vgg", {}),
-                                                     ("compact", {"se_ratio": 8, "stem_padding": "same"})],
-                         ids=["seed", "compact", "vgg", "compact-se-same"])
+                                                     ("compact", {"se_ratio": 8, "stem_padding": "same", "shortcut": "pool"})],
+                         ids=["seed", "compact", "vgg", "compact-se-same-pool"])
 def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path, architecture, overrides):
     from facial_emotion.models.architectures import build_model
     from facial_emotion.models.training import one_hot

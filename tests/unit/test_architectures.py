@@ -155,3 +155,24 @@ def test_same_stem_padding_keeps_48x48_maps_at_the_same_parameter_count():
     assert same.count_params() == valid.count_params()
     with pytest.raises(ArchitectureError, match="cnn.compact.stem_padding"):
         build_compact(stem_padding="full")
+
+
+def test_pool_shortcuts_carry_no_weights_and_pass_the_input_through():
+    conv, pool = build_compact(), build_compact(shortcut="pool")
+    # mini-Xception's four 1x1 projections (8x16, 16x32, 32x64, 64x128) and their batch norms are gone
+    assert conv.count_params() - pool.count_params() == (8 * 16 + 16 * 32 + 32 * 64 + 64 * 128) + 4 * (16 + 32 + 64 + 128)
+    assert build_compact(base_filters=16, blocks=(32, 64, 112, 152), se_ratio=8, stem_padding="same",
+                         shortcut="pool").count_params() == 98_412  # the width this frees, spent on blocks 3 and 4
+    x = np.random.default_rng(7).normal(size=(2, 44, 44, 8)).astype(np.float32)
+    inner = keras.Model(pool.get_layer("block1_shortcut_pool").input, pool.get_layer("block1_shortcut_pad").output)
+    out = np.asarray(inner(x))
+    assert out.shape == (2, 22, 22, 16)
+    np.testing.assert_allclose(out[..., :8], x.reshape(2, 22, 2, 22, 2, 8).mean(axis=(2, 4)), rtol=1e-5, atol=1e-6)
+    assert not out[..., 8:].any()  # the block's new channels start from zero on the residual path
+
+
+def test_shortcut_kind_and_pool_widths_are_checked():
+    with pytest.raises(ArchitectureError, match="cnn.compact.shortcut"):
+        build_compact(shortcut="identity")
+    with pytest.raises(ArchitectureError, match="cnn.compact.blocks"):
+        build_compact(blocks=(16, 32, 24, 64), shortcut="pool")
