@@ -72,7 +72,7 @@ def main(argv=None) -> None:
         history = pd.DataFrame(result.history)
         with atomic_path(folder / "history.csv") as tmp:
             history.to_csv(tmp, index=False)
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch, "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
                             "train_seconds": result.seconds, "epochs_run": len(result.history)})
         mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
                        else "early_stopping" if result.stopped_early else "epochs")
@@ -82,11 +82,13 @@ def main(argv=None) -> None:
         info = mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=keras_pip_requirements())
         write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
                                 "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
-                                "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                                "best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
+                                "restore": train_cfg.get("restore", "best"), "epochs_run": len(result.history),
                                 "train_seconds": round(result.seconds, 1), "stopped_by_time_budget": result.stopped_by_time_budget,
                                 "data_source": training.data.source})
-    log.info("%s: best epoch %d (%s %.4f) after %.0fs", name, result.best_epoch,
-             train_cfg["early_stopping"]["monitor"], result.best_value, result.seconds)
+    log.info("%s: best epoch %d (%s %.4f), kept epoch %d (train.restore: %s) after %.0fs", name, result.best_epoch,
+             train_cfg["early_stopping"]["monitor"], result.best_value, result.kept_epoch,
+             train_cfg.get("restore", "best"), result.seconds)
 
 
 if __name__ == "__main__":

@@ -244,6 +244,43 @@ def _time_cosine_class():
     return TimeCosine
 
 
+RESTORE_CHOICES = ("best", "last")
+
+
+def restore_choice(cfg: dict[str, Any]) -> str:
+    """`train.restore`: keep the best epoch's weights by the early-stopping monitor, or the last epoch's."""
+    value = cfg.get("restore", "best")
+    if value not in RESTORE_CHOICES:
+        raise TrainingError(f"params.yaml train.restore: must be best or last, not {value!r}")
+    return value
+
+
+def _keep_last_class():
+    import keras
+
+    class KeepLastWeights(keras.callbacks.Callback):
+        """Holds the weights seen at the end of the last epoch and puts them back when training ends.
+
+        With `train.ema_momentum` these are the moving average's weights (SwapEMAWeights has swapped
+        them in by then). Keras' own end of fit does not guarantee that: when a callback stops training
+        before `epochs`, `finalize_variable_values` copies what the optimizer holds as the average,
+        which after the swap is the raw weights.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights = self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return KeepLastWeights
+
+
 @dataclass
 class TrainResult:
     history: list[dict[str, float]]
@@ -252,19 +289,25 @@ class TrainResult:
     seconds: float
     stopped_early: bool
     stopped_by_time_budget: bool = False
+    kept_epoch: int | None = None  # the epoch whose weights the model holds (best_epoch under restore: best)
 
 
 def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, cfg: dict[str, Any],
         class_weight: dict[int, float] | None = None, checkpoint: str | Path | None = None, label: str = "",
         mlflow_run: bool = False, seed: int | None = None) -> TrainResult:
-    """Compile and train; on return the model holds the best epoch's weights (by cfg monitor).
+    """Compile and train; on return the model holds the best epoch's weights (by cfg monitor), or
+    the last epoch's under `train.restore: last`.
 
     Keras 3's EarlyStopping restores the best weights at the end of training whether or not it
     stopped early, and the checkpoint file holds the same epoch. With `train.ema_momentum` those are
-    the moving average's weights at that epoch. `seed` orders the shuffles
+    the moving average's weights at that epoch. `restore: last` is for a schedule that ends at its
+    floor (cosine, cosine_time, onecycle): picking the best of many noisy validation scores rewards
+    luck, and the last weights need no validation split to choose them. `seed` orders the shuffles
     (None: TensorFlow's global seed, which set_seeds sets).
     """
     import keras
+
+    restore = restore_choice(cfg)
 
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     steps = math.ceil(len(x_train) / batch_size)
@@ -277,7 +320,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     mode = "min" if "loss" in monitor else "max"
     logger = _epoch_logger_class()(epochs, len(x_train), label, mlflow_run, cfg.get("time_budget_minutes"))
     early = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping"]["patience"]),
-                                          restore_best_weights=True, verbose=0)
+                                          restore_best_weights=restore == "best", verbose=0)
     callbacks: list = [logger, early]
     if cfg.get("lr_schedule", "plateau") == "plateau":
         plateau = cfg["reduce_lr"]
@@ -299,7 +342,9 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     if checkpoint:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode,
-                                                         save_best_only=True, verbose=0))
+                                                         save_best_only=restore == "best", verbose=0))
+    if restore == "last":
+        callbacks.append(_keep_last_class()())
     started = time.perf_counter()
     callbacks.insert(0, _validation_class()(x_val, y_val, batch_size))
     if ema_momentum(cfg) is not None:
@@ -313,8 +358,9 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     values = [row[monitor] for row in logger.rows]
     best = int(np.argmin(values) if mode == "min" else np.argmax(values))
     by_budget = budget is not None and budget.stopped_at is not None
+    kept = best + 1 if restore == "best" else len(logger.rows)
     return TrainResult(logger.rows, best + 1, float(values[best]), seconds, early.stopped_epoch > 0 and not by_budget,
-                       by_budget)
+                       by_budget, kept)
 
 
 def threads_note() -> str:

@@ -108,8 +108,10 @@ def reliability(y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = 10)
 
 
 def best_epoch(history: pd.DataFrame, run_info: dict | None) -> int | None:
-    """The epoch whose weights were kept: the training run's own record, else the best val_accuracy."""
-    recorded = (run_info or {}).get("best_epoch")
+    """The epoch whose weights were kept: the training run's own record (`kept_epoch`; older runs
+    recorded only `best_epoch`, which was the kept one), else the best val_accuracy."""
+    info = run_info or {}
+    recorded = info.get("kept_epoch", info.get("best_epoch"))
     if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
         return int(recorded)
     if history.empty or history["val_accuracy"].isna().all():
