@@ -57,7 +57,8 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
     run = mlflow.MlflowClient(uri).get_run(info["run_id"])
     assert run.data.params["train.epochs"] == "2" and run.data.params["activation"] == "relu"
     assert run.data.tags["model_name"] == "cnn-none-relu" and run.data.tags["dvc_stage"] == "train@none-relu"
-    assert {"loss", "val_accuracy", "epoch_seconds", "best_epoch"} <= set(run.data.metrics)
+    assert {"loss", "val_accuracy", "epoch_seconds", "best_epoch", "kept_epoch"} <= set(run.data.metrics)
+    assert info["restore"] == "best" and info["kept_epoch"] == info["best_epoch"]
     assert len(mlflow.MlflowClient(uri).get_metric_history(info["run_id"], "val_accuracy")) == 2
 
     import keras

@@ -104,6 +104,7 @@ def test_best_epoch_prefers_the_training_record():
     history = pd.DataFrame({"epoch": [1, 2, 3], "val_accuracy": [0.2, 0.5, 0.4]})
     assert analysis.best_epoch(history, None) == 2
     assert analysis.best_epoch(history, {"best_epoch": 3}) == 3
+    assert analysis.best_epoch(history, {"best_epoch": 3, "kept_epoch": 5}) == 5  # train.restore: last
     assert analysis.best_epoch(history.iloc[:0], None) is None
 
 
