@@ -72,7 +72,8 @@ def main(argv=None) -> None:
         history = pd.DataFrame(result.history)
         with atomic_path(folder / "history.csv") as tmp:
             history.to_csv(tmp, index=False)
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch, "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
+                            "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
                             "train_seconds": result.seconds, "epochs_run": len(result.history)})
         mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
                        else "early_stopping" if result.stopped_early else "epochs")

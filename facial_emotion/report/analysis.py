@@ -107,7 +107,7 @@ def reliability(y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = 10)
     return Reliability(edges, counts, mean_confidence, accuracy, ece, float(correct.mean()), float(confidence.mean()))
 
 
-def best_epoch(history: pd.DataFrame, run_info: dict | None) -> int | None:
+def kept_epoch(history: pd.DataFrame, run_info: dict | None) -> int | None:
     """The epoch whose weights were kept: the training run's own record (`kept_epoch`; older runs
     recorded only `best_epoch`, which was the kept one), else the best val_accuracy."""
     info = run_info or {}

@@ -100,12 +100,12 @@ def test_reliability_tolerates_float32_sums_above_one_and_rejects_zero_bins():
         analysis.reliability(y, p, 0)
 
 
-def test_best_epoch_prefers_the_training_record():
+def test_kept_epoch_prefers_the_training_record():
     history = pd.DataFrame({"epoch": [1, 2, 3], "val_accuracy": [0.2, 0.5, 0.4]})
-    assert analysis.best_epoch(history, None) == 2
-    assert analysis.best_epoch(history, {"best_epoch": 3}) == 3
-    assert analysis.best_epoch(history, {"best_epoch": 3, "kept_epoch": 5}) == 5  # train.restore: last
-    assert analysis.best_epoch(history.iloc[:0], None) is None
+    assert analysis.kept_epoch(history, None) == 2
+    assert analysis.kept_epoch(history, {"best_epoch": 3}) == 3
+    assert analysis.kept_epoch(history, {"best_epoch": 3, "kept_epoch": 5}) == 5  # train.restore: last
+    assert analysis.kept_epoch(history.iloc[:0], None) is None
 
 
 def test_predictions_file_checks_name_the_array(tmp_path):
