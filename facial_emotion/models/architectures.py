@@ -94,14 +94,24 @@ def _se_ratio(value) -> int:
     return value
 
 
+def _feature_dropout(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ArchitectureError(f"params.yaml cnn.compact.feature_dropout: must be a rate in [0, 1), not {value!r}")
+    return float(value)
+
+
 def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 32, 64, 128), dropout: float = 0.1,
-                  se_ratio: int = 0, stem_padding: str = "valid", shortcut: str = "conv", l2: float = 0.0,
-                  augmentation=None, name: str = "compact_cnn") -> keras.Model:
+                  se_ratio: int = 0, stem_padding: str = "valid", shortcut: str = "conv", feature_dropout: float = 0.0,
+                  l2: float = 0.0, augmentation=None, name: str = "compact_cnn") -> keras.Model:
     """Residual depthwise-separable network in the spirit of mini-Xception (about 60k parameters).
     `se_ratio` > 0 adds a squeeze-and-excitation gate to every block; `stem_padding="same"` keeps the
     stem's maps at 48x48 (mini-Xception's unpadded stem shrinks them to 44x44) at no parameter cost;
-    `shortcut="pool"` makes the residual paths weight-free (see `_shortcut`)."""
+    `shortcut="pool"` makes the residual paths weight-free (see `_shortcut`). `feature_dropout` drops
+    whole channels of the last block's maps in training (SpatialDropout2D): the class maps are a
+    convolution then a global average, so dropping single pixels would average away, while a whole
+    channel dropped is dropout on the pooled features, as in a GAP -> Dropout -> Dense head."""
     se_ratio, stem_padding, shortcut = _se_ratio(se_ratio), _stem_padding(stem_padding), _shortcut_kind(shortcut)
+    feature_dropout = _feature_dropout(feature_dropout)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs, x = _inputs()
     if augmentation is not None:
@@ -123,6 +133,8 @@ def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 3
             x = _squeeze_excite(x, se_ratio, name=f"block{b + 1}_se")
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{b + 1}_pool")(x)
         x = layers.Add(name=f"block{b + 1}_add")([x, residual])
+    if feature_dropout:
+        x = layers.SpatialDropout2D(feature_dropout, name="feature_dropout")(x)
     x = layers.Conv2D(NUM_CLASSES, 3, padding="same", name="class_maps")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x) if dropout else x

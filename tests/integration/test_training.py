@@ -78,8 +78,9 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("architecture, overrides", [("seed", {}), ("compact", {}), ("vgg", {}),
-                                                     ("compact", {"se_ratio": 8, "stem_padding": "same", "shortcut": "pool"})],
-                         ids=["seed", "compact", "vgg", "compact-se-same-pool"])
+                                                     ("compact", {"se_ratio": 8, "stem_padding": "same", "shortcut": "pool",
+                                                                  "feature_dropout": 0.3})],
+                         ids=["seed", "compact", "vgg", "compact-se-same-pool-dropout"])
 def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path, architecture, overrides):
     from facial_emotion.models.architectures import build_model
     from facial_emotion.models.training import one_hot

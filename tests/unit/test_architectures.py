@@ -176,3 +176,24 @@ def test_shortcut_kind_and_pool_widths_are_checked():
         build_compact(shortcut="identity")
     with pytest.raises(ArchitectureError, match="cnn.compact.blocks"):
         build_compact(blocks=(16, 32, 24, 64), shortcut="pool")
+
+
+def test_feature_dropout_drops_whole_channels_in_training_only():
+    plain, dropped = build_compact(), build_compact(feature_dropout=0.4)
+    assert dropped.count_params() == plain.count_params()
+    assert not any(isinstance(layer, keras.layers.SpatialDropout2D) for layer in plain.layers)  # 0 = off, the default
+    assert dropped.get_layer("feature_dropout").input is dropped.get_layer("block4_add").output
+    x = np.random.default_rng(8).normal(size=(64, 3, 3, 128)).astype(np.float32) + 2.0  # no zeros of its own
+    layer = dropped.get_layer("feature_dropout")
+    out = np.asarray(layer(x, training=True))
+    dropped_channels = (out == 0).all(axis=(1, 2))  # (face, channel)
+    # a channel is dropped at every position or kept (scaled by 1 / keep rate) at every position
+    np.testing.assert_allclose(out, np.where(dropped_channels[:, None, None, :], 0.0, x / 0.6), rtol=1e-5)
+    assert 0.3 < dropped_channels.mean() < 0.5
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+def test_feature_dropout_rate_is_checked(cnn_params):
+    for bad in (1.0, -0.1, "0.3", True):
+        with pytest.raises(ArchitectureError, match="cnn.compact.feature_dropout"):
+            build_model("compact", "relu", {**cnn_params, "compact": {**cnn_params["compact"], "feature_dropout": bad}})
