@@ -11,8 +11,12 @@ from .published import STUDY_1, STUDY_2
 def compare_with_studies(metrics: dict[str, dict[str, dict[str, float]]], split_strategy: str,
                          test_is_validation: bool) -> dict[str, Any]:
     """A JSON-ready table for the report: study 1 vs our six CNNs, study 2 vs our baselines."""
-    our_split = ("seed split (study 1's own 80/20; test = validation)" if test_is_validation
-                 else f"{split_strategy} split: validation from Training, test = PublicTest + PrivateTest")
+    if test_is_validation:
+        our_split = "seed split (study 1's own 80/20; test = validation)"
+    elif split_strategy == "challenge":
+        our_split = "challenge split: all of Training trains, validation = PublicTest, test = PrivateTest"
+    else:
+        our_split = f"{split_strategy} split: validation from Training, test = PublicTest + PrivateTest"
     cnn_rows = []
     for name in sorted(n for n in metrics if n.startswith("cnn-")):
         val, test = metrics[name]["validation"], metrics[name]["test"]

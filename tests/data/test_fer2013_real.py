@@ -11,7 +11,7 @@ import pytest
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.fer_csv import parse_fer_bytes, read_bytes, read_fer_csv
 from facial_emotion.data.fer_csv_arrow import parse_clean
-from facial_emotion.data.splits import official_split, seed_split
+from facial_emotion.data.splits import challenge_split, official_split, seed_split
 from facial_emotion.labels import IMAGE_SIZE, NUM_CLASSES
 
 pytestmark = pytest.mark.data
@@ -89,3 +89,9 @@ def test_official_split_counts(fer2013) -> None:
     assert int((ds.usage[split.test] == "PublicTest").sum()) == 3589
     assert len(split.train) + len(split.val) == 28709
     assert not set(split.val.tolist()) & set(split.train.tolist())
+
+
+def test_challenge_split_counts(fer2013) -> None:
+    ds, _ = fer2013
+    split = challenge_split(ds)
+    assert (len(split.train), len(split.val), len(split.test)) == (28709, 3589, 3589)

@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from facial_emotion.data.dataset import FaceDataset
-from facial_emotion.data.splits import SplitError, make_split, official_split, seed_split
+from facial_emotion.data.splits import SplitError, challenge_split, make_split, official_split, seed_split
 from facial_emotion.errors import PipelineError
 from facial_emotion.labels import NUM_CLASSES
 
@@ -85,6 +85,32 @@ def test_split_error_is_a_pipeline_error() -> None:
     assert issubclass(SplitError, PipelineError)
 
 
+# --- challenge ------------------------------------------------------------------------------------
+
+
+def test_challenge_split_follows_usage_exactly(ds) -> None:
+    split = challenge_split(ds)
+    assert np.array_equal(split.train, np.flatnonzero(ds.usage == "Training"))
+    assert np.array_equal(split.val, np.flatnonzero(ds.usage == "PublicTest"))
+    assert np.array_equal(split.test, np.flatnonzero(ds.usage == "PrivateTest"))
+    assert not split.test_is_validation
+    official = official_split(ds, 0.1, 42)
+    assert len(split.train) == len(official.train) + len(official.val)  # every Training face trains
+
+
+def test_challenge_split_is_what_make_split_gives(ds) -> None:
+    made = make_split(ds, "challenge", 0.1, 42)
+    assert np.array_equal(made.val, challenge_split(ds).val)
+    assert np.array_equal(make_split(ds, "challenge", 0.3, 7).train, made.train)  # val_fraction and seed unused
+
+
+@pytest.mark.parametrize("shares, missing", [((0.9, 0.1, 0.0), "PrivateTest"), ((0.9, 0.0, 0.1), "PublicTest"),
+                                             ((0.0, 0.5, 0.5), "Training")])
+def test_challenge_split_names_the_missing_usage(shares, missing) -> None:
+    with pytest.raises(SplitError, match=f"'challenge' needs .*no {missing} rows"):
+        challenge_split(make_dataset(usage_shares=shares))
+
+
 # --- seed -----------------------------------------------------------------------------------------
 
 
@@ -133,5 +159,5 @@ def test_make_split_dispatches(ds) -> None:
 
 
 def test_unknown_strategy(ds) -> None:
-    with pytest.raises(SplitError, match="split.strategy: must be one of official, seed, not 'random'"):
+    with pytest.raises(SplitError, match="split.strategy: must be one of official, challenge, seed, not 'random'"):
         make_split(ds, "random", 0.1, 42)
