@@ -1,4 +1,5 @@
-"""Metrics agree with scikit-learn, the study's report layout is kept, and the champion is chosen on validation."""
+"""Metrics agree with scikit-learn, the study's report layout is kept, the champion is chosen on validation,
+and the comparison names its split."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support
 
 from facial_emotion.errors import PipelineError
+from facial_emotion.evaluation.comparison import compare_with_studies
 from facial_emotion.evaluation.metrics import HEADLINE, compute_metrics, confusion_records, study_report
 from facial_emotion.evaluation.selection import SelectionError, choose_champion, rank_by_validation
 from facial_emotion.labels import EMOTIONS, NUM_CLASSES
@@ -119,3 +121,12 @@ def test_a_metric_only_on_test_does_not_count() -> None:
 def test_no_models_to_choose_from() -> None:
     with pytest.raises(SelectionError, match="no models"):
         choose_champion({}, "macro_f1")
+
+
+@pytest.mark.parametrize("strategy, test_is_validation, says", [
+    ("official", False, "validation from Training, test = PublicTest + PrivateTest"),
+    ("challenge", False, "validation = PublicTest, test = PrivateTest"),
+    ("seed", True, "test = validation"),
+])
+def test_comparison_names_the_split_its_figures_come_from(strategy, test_is_validation, says) -> None:
+    assert says in compare_with_studies({}, strategy, test_is_validation)["our_split"]
