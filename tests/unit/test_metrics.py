@@ -10,8 +10,10 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_fscore_support
 
 from facial_emotion.errors import PipelineError
+from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.evaluation.comparison import compare_with_studies
 from facial_emotion.evaluation.metrics import HEADLINE, compute_metrics, confusion_records, study_report
+from facial_emotion.evaluation.scoring import score
 from facial_emotion.evaluation.selection import SelectionError, choose_champion, rank_by_validation
 from facial_emotion.labels import EMOTIONS, NUM_CLASSES
 
@@ -130,3 +132,15 @@ def test_no_models_to_choose_from() -> None:
 ])
 def test_comparison_names_the_split_its_figures_come_from(strategy, test_is_validation, says) -> None:
     assert says in compare_with_studies({}, strategy, test_is_validation)["our_split"]
+
+
+@pytest.mark.parametrize("usage, private_rows", [(["PublicTest"] * 10 + ["PrivateTest"] * 10, 10),
+                                                 (["PrivateTest"] * 20, None), (["PublicTest"] * 20, None)])
+def test_private_test_is_scored_apart_only_beside_public_test(usage, private_rows) -> None:
+    probs = probabilities_for(Y_PRED)
+    test = FaceDataset(images=np.zeros((20, 48, 48), np.uint8), labels=Y_TRUE, usage=np.array(usage), rows=np.arange(20))
+    result = score(Y_TRUE, probs, test, probs)
+    if private_rows is None:
+        assert set(result) == {"validation", "test"}
+    else:
+        assert result["test_private"] == compute_metrics(Y_TRUE[10:], probs[10:])
