@@ -10,7 +10,7 @@ from keras import layers
 
 from ..errors import PipelineError
 from ..labels import IMAGE_SIZE, NUM_CLASSES
-from .layers import ChannelZeroPad, FusedBatchNormalization
+from .layers import ChannelZeroPad, FusedBatchNormalization, TrainingRandomCrop
 
 ARCHITECTURES = ("seed", "compact", "vgg")
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -169,8 +169,20 @@ def _random_erasing(probability, seed: int) -> layers.RandomErasing:
     return layers.RandomErasing(factor=(p, p), value_range=(0, 1), seed=seed, name="aug_erasing")
 
 
+def _training_crop(size, seed: int) -> TrainingRandomCrop:
+    if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size < IMAGE_SIZE:
+        raise ArchitectureError(f"params.yaml augmentation.crop: must be 0 (off) or a whole window side from 8 to "
+                                f"{IMAGE_SIZE - 1} pixels, such as 40, not {size!r}")
+    return TrainingRandomCrop(size, seed=seed, name="aug_crop")
+
+
+# Networks whose head is a global average, so they take the smaller training crop and the whole face at inference.
+CROP_ARCHITECTURES = ("compact",)
+
+
 def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
-    """Keras preprocessing layers, active only in training (they pass inputs through at inference)."""
+    """Keras preprocessing layers, active only in training (they pass inputs through at inference).
+    The crop comes after the geometric transforms, so their filled borders are mostly cut away."""
     steps = []
     if cfg.get("flip"):
         steps.append(layers.RandomFlip("horizontal", seed=seed, name="aug_flip"))
@@ -180,6 +192,8 @@ def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | Non
         steps.append(layers.RandomTranslation(cfg["shift"], cfg["shift"], fill_mode="nearest", seed=seed, name="aug_shift"))
     if cfg.get("zoom"):
         steps.append(layers.RandomZoom(cfg["zoom"], fill_mode="nearest", seed=seed, name="aug_zoom"))
+    if cfg.get("crop"):
+        steps.append(_training_crop(cfg["crop"], seed))
     if cfg.get("contrast"):
         steps.append(layers.RandomContrast(cfg["contrast"], value_range=(0, 1), seed=seed, name="aug_contrast"))
     if cfg.get("erasing"):
@@ -196,6 +210,9 @@ def build_model(architecture: str, activation: str, cnn: dict[str, Any], augment
     settings = cnn.get(architecture)
     if architecture not in ARCHITECTURES or settings is None:
         raise ArchitectureError(f"params.yaml cnn.architecture: must be one of {', '.join(ARCHITECTURES)}, not {architecture!r}")
+    if (augmentation_cfg or {}).get("crop") and architecture not in CROP_ARCHITECTURES:
+        raise ArchitectureError(f"params.yaml augmentation.crop: needs a network that ends in a global average "
+                                f"({', '.join(CROP_ARCHITECTURES)}); {architecture!r} flattens fixed-size maps")
     builder = {"seed": build_seed_cnn, "compact": build_compact, "vgg": build_vgg}[architecture]
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     model = builder(activation=activation, l2=cnn.get("l2", 0.0), augmentation=augmentation, **kwargs)

@@ -69,3 +69,37 @@ class ChannelZeroPad(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package="facial_emotion")
+class TrainingRandomCrop(keras.layers.Layer):
+    """A random `size` x `size` window of every face in training, drawn per face; the whole image at
+    inference. The FER2013 papers' 40- or 44-pixel random crops, without their resize or ten-crop
+    at test time: a network that ends in a global average sees the same face scale at both, so it
+    takes the whole 48x48 face at inference, and training on the smaller window costs about
+    (size / 48)^2 of the compute. Keras' RandomCrop draws one window per batch and resizes at
+    inference, which is why it is not used here."""
+
+    def __init__(self, size: int, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.seed = int(size), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, None, input_shape[-1])  # size in training, the input's at inference
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        import tensorflow as tf
+
+        shape = tf.shape(inputs)
+        batch, height, width = shape[0], shape[1], shape[2]
+        tops = keras.random.randint([batch], 0, height - self.size + 1, dtype="int32", seed=self.seed_generator)
+        lefts = keras.random.randint([batch], 0, width - self.size + 1, dtype="int32", seed=self.seed_generator)
+        window = tf.range(self.size)
+        rows = tf.gather(inputs, tops[:, None] + window, axis=1, batch_dims=1)
+        return tf.gather(rows, lefts[:, None] + window, axis=2, batch_dims=1)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "seed": self.seed}

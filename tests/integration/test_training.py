@@ -77,11 +77,11 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("architecture, overrides", [("seed", {}), ("compact", {}), ("vgg", {}),
-                                                     ("compact", {"se_ratio": 8, "stem_padding": "same", "shortcut": "pool",
-                                                                  "feature_dropout": 0.3})],
-                         ids=["seed", "compact", "vgg", "compact-se-same-pool-dropout"])
-def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path, architecture, overrides):
+@pytest.mark.parametrize("architecture, overrides, crop", [("seed", {}, 0), ("compact", {}, 0), ("vgg", {}, 0),
+                                                           ("compact", {"se_ratio": 8, "stem_padding": "same",
+                                                                        "shortcut": "pool", "feature_dropout": 0.3}, 40)],
+                         ids=["seed", "compact", "vgg", "compact-se-same-pool-dropout-crop"])
+def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path, architecture, overrides, crop):
     from facial_emotion.models.architectures import build_model
     from facial_emotion.models.training import one_hot
     from facial_emotion.params import load_params
@@ -89,7 +89,7 @@ def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path
     images, labels, _ = generate_faces(100, seed=1)
     cnn = load_params(REPO / "params.yaml")["cnn"]
     cnn[architecture].update(overrides)
-    model = build_model(architecture, "elu", cnn, {"flip": True, "rotation": 0.05}, seed=1)
+    model = build_model(architecture, "elu", cnn, {"flip": True, "rotation": 0.05, "crop": crop}, seed=1)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     before = [w.copy() for w in model.get_weights()]
     model.fit(images[:32, :, :, None], one_hot(labels[:32]), batch_size=32, epochs=1, verbose=0)

@@ -15,6 +15,7 @@ keras = pytest.importorskip("keras")
 from facial_emotion.evaluation.ensemble import build_ensemble, horizontal_flip_layer  # noqa: E402
 from facial_emotion.models.architectures import (ArchitectureError, build_augmentation, build_compact,  # noqa: E402
                                                  build_model, build_seed_cnn, build_vgg)
+from facial_emotion.models.layers import TrainingRandomCrop  # noqa: E402
 from facial_emotion.params import load_params  # noqa: E402
 
 
@@ -197,3 +198,44 @@ def test_feature_dropout_rate_is_checked(cnn_params):
     for bad in (1.0, -0.1, "0.3", True):
         with pytest.raises(ArchitectureError, match="cnn.compact.feature_dropout"):
             build_model("compact", "relu", {**cnn_params, "compact": {**cnn_params["compact"], "feature_dropout": bad}})
+
+
+def test_crop_takes_one_random_window_per_face_in_training_and_the_whole_face_at_inference():
+    augmentation = build_augmentation({"flip": False, "crop": 40}, seed=7)
+    x = np.arange(32 * 48 * 48, dtype=np.float32).reshape(32, 48, 48, 1)  # every pixel value unique
+    np.testing.assert_array_equal(np.asarray(augmentation(x, training=False)), x)
+    out = np.asarray(augmentation(x, training=True))
+    assert out.shape == (32, 40, 40, 1)
+    corners = set()
+    for i, window in enumerate(out):
+        top, left = divmod(int(window[0, 0, 0]) - i * 48 * 48, 48)
+        assert 0 <= top <= 8 and 0 <= left <= 8
+        np.testing.assert_array_equal(window, x[i, top:top + 40, left:left + 40])  # a window of its own face
+        corners.add((top, left))
+    assert len(corners) > 8, "windows are drawn per face, not one per batch"
+    again = np.asarray(augmentation(x, training=True))
+    assert not np.array_equal(again, out), "a new draw every batch"
+
+
+def test_crop_keeps_the_parameter_count_and_trains_the_compact_network():
+    settings = dict(base_filters=8, blocks=(16, 32, 48, 64), se_ratio=8, stem_padding="same", shortcut="pool")
+    plain = build_model("compact", "relu", {"compact": settings}, {"flip": True})
+    cropped = build_model("compact", "relu", {"compact": settings}, {"flip": True, "crop": 40})
+    assert cropped.count_params() == plain.count_params()
+    assert isinstance(cropped.get_layer("augmentation").layers[-1], TrainingRandomCrop)
+    faces = np.random.default_rng(8).integers(0, 256, size=(4, 48, 48, 1)).astype(np.float32)
+    for training in (True, False):
+        out = np.asarray(cropped(faces, training=training))
+        assert out.shape == (4, 7)
+        np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(cropped(faces, training=False)), np.asarray(cropped(faces, training=False)))
+
+
+def test_crop_is_checked():
+    for bad in (48, 60, 4, 40.5, "40", True):
+        with pytest.raises(ArchitectureError, match="augmentation.crop"):
+            build_augmentation({"crop": bad}, seed=1)
+    assert build_augmentation({"crop": 0}, seed=1) is None  # 0 = off
+    for architecture in ("seed", "vgg"):  # a flattened head needs the same map size in training and at inference
+        with pytest.raises(ArchitectureError, match="augmentation.crop.*global average"):
+            build_model(architecture, "relu", load_params()["cnn"], {"crop": 40})
