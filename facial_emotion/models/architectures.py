@@ -176,9 +176,6 @@ def _training_crop(size, seed: int) -> TrainingRandomCrop:
     return TrainingRandomCrop(size, seed=seed, name="aug_crop")
 
 
-# Networks whose head is a global average, so they take the smaller training crop and the whole face at inference.
-CROP_ARCHITECTURES = ("compact",)
-
 
 def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
     """Keras preprocessing layers, active only in training (they pass inputs through at inference).
@@ -210,9 +207,6 @@ def build_model(architecture: str, activation: str, cnn: dict[str, Any], augment
     settings = cnn.get(architecture)
     if architecture not in ARCHITECTURES or settings is None:
         raise ArchitectureError(f"params.yaml cnn.architecture: must be one of {', '.join(ARCHITECTURES)}, not {architecture!r}")
-    if (augmentation_cfg or {}).get("crop") and architecture not in CROP_ARCHITECTURES:
-        raise ArchitectureError(f"params.yaml augmentation.crop: needs a network that ends in a global average "
-                                f"({', '.join(CROP_ARCHITECTURES)}); {architecture!r} flattens fixed-size maps")
     builder = {"seed": build_seed_cnn, "compact": build_compact, "vgg": build_vgg}[architecture]
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     model = builder(activation=activation, l2=cnn.get("l2", 0.0), augmentation=augmentation, **kwargs)

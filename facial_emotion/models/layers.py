@@ -73,28 +73,35 @@ class ChannelZeroPad(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="facial_emotion")
 class TrainingRandomCrop(keras.layers.Layer):
-    """A random `size` x `size` window of every face in training, drawn per face; the whole image at
-    inference. The FER2013 papers' 40- or 44-pixel random crops, without their resize or ten-crop
-    at test time: a network that ends in a global average sees the same face scale at both, so it
-    takes the whole 48x48 face at inference, and training on the smaller window costs about
-    (size / 48)^2 of the compute. Keras' RandomCrop draws one window per batch and resizes at
-    inference, which is why it is not used here."""
+    """A random `size` x `size` window of every face in training, drawn per face; the centre window
+    at inference (the FER2013 papers' 40- or 44-pixel random crops). Training on the smaller window
+    costs about (size / 48)^2 of the compute. `at_inference="whole"` passes the whole face instead,
+    which a network ending in a global average also takes; benchmarks/train_crop.py measured it
+    worse than the centre window, so centre is the default. Keras' RandomCrop draws one window per
+    batch and resizes at inference, which is why it is not used here."""
 
-    def __init__(self, size: int, seed: int | None = None, **kwargs):
+    def __init__(self, size: int, seed: int | None = None, at_inference: str = "centre", **kwargs):
         super().__init__(**kwargs)
-        self.size, self.seed = int(size), seed
+        if at_inference not in ("centre", "whole"):
+            raise ValueError(f"at_inference must be centre or whole, not {at_inference!r}")
+        self.size, self.seed, self.at_inference = int(size), seed, at_inference
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], None, None, input_shape[-1])  # size in training, the input's at inference
+        if self.at_inference == "whole":  # size in training, the input's at inference
+            return (input_shape[0], None, None, input_shape[-1])
+        return (input_shape[0], self.size, self.size, input_shape[-1])
 
     def call(self, inputs, training=None):
-        if not training:
-            return inputs
         import tensorflow as tf
 
         shape = tf.shape(inputs)
         batch, height, width = shape[0], shape[1], shape[2]
+        if not training:
+            if self.at_inference == "whole":
+                return inputs
+            top, left = (height - self.size) // 2, (width - self.size) // 2
+            return inputs[:, top:top + self.size, left:left + self.size, :]
         tops = keras.random.randint([batch], 0, height - self.size + 1, dtype="int32", seed=self.seed_generator)
         lefts = keras.random.randint([batch], 0, width - self.size + 1, dtype="int32", seed=self.seed_generator)
         window = tf.range(self.size)
@@ -102,4 +109,4 @@ class TrainingRandomCrop(keras.layers.Layer):
         return tf.gather(rows, lefts[:, None] + window, axis=2, batch_dims=1)
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size, "seed": self.seed}
+        return {**super().get_config(), "size": self.size, "seed": self.seed, "at_inference": self.at_inference}

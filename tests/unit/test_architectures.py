@@ -200,10 +200,10 @@ def test_feature_dropout_rate_is_checked(cnn_params):
             build_model("compact", "relu", {**cnn_params, "compact": {**cnn_params["compact"], "feature_dropout": bad}})
 
 
-def test_crop_takes_one_random_window_per_face_in_training_and_the_whole_face_at_inference():
+def test_crop_takes_one_random_window_per_face_in_training_and_the_centre_at_inference():
     augmentation = build_augmentation({"flip": False, "crop": 40}, seed=7)
     x = np.arange(32 * 48 * 48, dtype=np.float32).reshape(32, 48, 48, 1)  # every pixel value unique
-    np.testing.assert_array_equal(np.asarray(augmentation(x, training=False)), x)
+    np.testing.assert_array_equal(np.asarray(augmentation(x, training=False)), x[:, 4:44, 4:44])
     out = np.asarray(augmentation(x, training=True))
     assert out.shape == (32, 40, 40, 1)
     corners = set()
@@ -217,11 +217,21 @@ def test_crop_takes_one_random_window_per_face_in_training_and_the_whole_face_at
     assert not np.array_equal(again, out), "a new draw every batch"
 
 
-def test_crop_keeps_the_parameter_count_and_trains_the_compact_network():
+def test_crop_can_pass_the_whole_face_at_inference():
+    crop = TrainingRandomCrop(40, seed=1, at_inference="whole")
+    x = np.random.default_rng(9).random((2, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(crop(x, training=False)), x)
+    assert np.asarray(crop(x, training=True)).shape == (2, 40, 40, 1)
+    assert TrainingRandomCrop.from_config(crop.get_config()).at_inference == "whole"
+    with pytest.raises(ValueError, match="at_inference"):
+        TrainingRandomCrop(40, at_inference="resize")
+
+
+def test_crop_keeps_the_compact_parameter_count_and_builds_every_architecture():
     settings = dict(base_filters=8, blocks=(16, 32, 48, 64), se_ratio=8, stem_padding="same", shortcut="pool")
     plain = build_model("compact", "relu", {"compact": settings}, {"flip": True})
     cropped = build_model("compact", "relu", {"compact": settings}, {"flip": True, "crop": 40})
-    assert cropped.count_params() == plain.count_params()
+    assert cropped.count_params() == plain.count_params()  # a global-average head: no size-bound weights
     assert isinstance(cropped.get_layer("augmentation").layers[-1], TrainingRandomCrop)
     faces = np.random.default_rng(8).integers(0, 256, size=(4, 48, 48, 1)).astype(np.float32)
     for training in (True, False):
@@ -229,6 +239,10 @@ def test_crop_keeps_the_parameter_count_and_trains_the_compact_network():
         assert out.shape == (4, 7)
         np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-5)
     np.testing.assert_array_equal(np.asarray(cropped(faces, training=False)), np.asarray(cropped(faces, training=False)))
+    # the flattened heads see 40x40 maps in training and at inference alike: fewer dense inputs
+    seed = build_model("seed", "relu", load_params()["cnn"], {"crop": 40})
+    assert seed.count_params() < 1_909_255
+    assert np.asarray(seed(faces, training=True)).shape == np.asarray(seed(faces, training=False)).shape == (4, 7)
 
 
 def test_crop_is_checked():
@@ -236,6 +250,3 @@ def test_crop_is_checked():
         with pytest.raises(ArchitectureError, match="augmentation.crop"):
             build_augmentation({"crop": bad}, seed=1)
     assert build_augmentation({"crop": 0}, seed=1) is None  # 0 = off
-    for architecture in ("seed", "vgg"):  # a flattened head needs the same map size in training and at inference
-        with pytest.raises(ArchitectureError, match="augmentation.crop.*global average"):
-            build_model(architecture, "relu", load_params()["cnn"], {"crop": 40})

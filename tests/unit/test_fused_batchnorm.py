@@ -49,7 +49,10 @@ def test_same_gradients_as_keras():
             loss = tf.reduce_sum(layer(x, training=True) ** 3)
         grads.append(tape.gradient(loss, [x, layer.gamma.value, layer.beta.value]))
     for a, b in zip(*grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+        # A gamma gradient is a sum over 200 products that can nearly cancel (-0.067 beside -115), so
+        # float32 rounding, which differs by CPU (AVX2 against AVX-512 summation order), is bounded by
+        # the gradients' scale, not by each value: 1e-4 absolute failed on an AVX2 machine.
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(np.abs(b).max()))
 
 
 def test_falls_back_to_keras_where_the_kernel_does_not_apply():
