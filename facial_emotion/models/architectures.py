@@ -176,10 +176,10 @@ def _training_crop(size, seed: int) -> TrainingRandomCrop:
     return TrainingRandomCrop(size, seed=seed, name="aug_crop")
 
 
-
 def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
-    """Keras preprocessing layers, active only in training (they pass inputs through at inference).
-    The crop comes after the geometric transforms, so their filled borders are mostly cut away."""
+    """Keras preprocessing layers, active only in training (they pass inputs through at inference,
+    except the crop, which takes the centre window). The crop comes after the geometric transforms,
+    so their filled borders are mostly cut away."""
     steps = []
     if cfg.get("flip"):
         steps.append(layers.RandomFlip("horizontal", seed=seed, name="aug_flip"))
