@@ -50,7 +50,7 @@ def test_same_gradients_as_keras():
         grads.append(tape.gradient(loss, [x, layer.gamma.value, layer.beta.value]))
     for a, b in zip(*grads):
         # A gamma gradient is a sum over 200 products that can nearly cancel (-0.067 beside -115), so
-        # float32 rounding, which differs by CPU (AVX2 against AVX-512 summation order), is bounded by
+        # float32 rounding, which can differ by CPU (summation order), is bounded by
         # the gradients' scale, not by each value: 1e-4 absolute failed on an AVX2 machine.
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(np.abs(b).max()))
 
