@@ -9,7 +9,7 @@ The faces are cartoons, but they are built to behave like FER rather than like a
 - identity (face shape, skin, hair, eye spacing), pose, scale, lighting and noise all vary;
 - each sample has a random expression intensity blended toward neutral, and similar classes share
   cues (fear vs surprise, anger vs disgust), so classes overlap and no model scores 100%.
-Same (n_rows, seed) gives identical arrays and identical file bytes (.csv and .csv.gz).
+Same (n_rows, seed) gives identical arrays and identical file bytes (.csv and .csv.gz), on any CPU.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _CENTRE = (_CANVAS / 2, _CANVAS / 2 + 4.0)  # face centre on the canvas, a littl
 _SHIFT = 4  # cv2 sub-pixel bits for drawing coordinates
 _ONE = 1 << _SHIFT
 _CHUNK = 2048  # images per vectorised post-processing batch (bounds float32 memory)
+_FIXED_OFFSET, _FIXED_SCALE = 128.0, 128.0  # canvas -> uint16 for the bit-exact blur: -128..383 in 1/128 steps
 
 # Expression parameters, in column order. Each class is a prototype at full intensity; a sample is
 # neutral + intensity * (prototype - neutral) + jitter, so weak expressions drift toward neutral.
@@ -316,6 +317,19 @@ def _draw_face(p: dict[str, list], i: int) -> np.ndarray:
     return img
 
 
+def _blur_bit_exact(canvas: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur through OpenCV's bit-exact 16-bit fixed-point path.
+
+    Why: its float paths round differently with and without AVX2, so the same seed drew slightly
+    different faces (and a different dataset hash) on different CPUs. Values are stored with an
+    offset of 128 and a step of 1/128, which covers the canvas' range (colours a little below 0 or
+    above 255) with no visible loss.
+    """
+    fixed = np.clip(np.rint((canvas + _FIXED_OFFSET) * _FIXED_SCALE), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+    blurred = cv2.GaussianBlur(fixed, (0, 0), sigma)
+    return blurred.astype(np.float32) * np.float32(1.0 / _FIXED_SCALE) - np.float32(_FIXED_OFFSET)
+
+
 def _render(p: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """Draw every face, then warp, light and add noise in vectorised batches."""
     n = len(p["expr"])
@@ -328,7 +342,7 @@ def _render(p: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
         stop = min(n, start + _CHUNK)
         for j, i in enumerate(range(start, stop)):
             canvas = _draw_face(rows, i)
-            canvas = cv2.GaussianBlur(canvas, (0, 0), rows["blur"][i])
+            canvas = _blur_bit_exact(canvas, rows["blur"][i])
             m = cv2.getRotationMatrix2D(centre, rows["angle"][i], rows["scale"][i] / _SS)
             sx, sy = rows["shift"][i]
             m[0, 2] += IMAGE_SIZE / 2 + sx - centre[0]

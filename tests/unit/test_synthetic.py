@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import os
 import re
+import subprocess
+import sys
 import warnings
+
+import cv2
 
 import numpy as np
 import pytest
@@ -50,6 +56,23 @@ def test_gzip_holds_the_same_csv(tmp_path) -> None:
     raw = (tmp_path / "x.csv.gz").read_bytes()
     assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\0\0\0\0"  # gzip magic, mtime 0
     assert gzip.decompress(raw) == (tmp_path / "x.csv").read_bytes()
+
+
+CV_CPU_AVX2 = 11  # OpenCV's CpuFeatures enum value; cv2 does not export the name
+_HASH_FACES = (
+    "import cv2, hashlib, sys; from facial_emotion.data.synthetic import generate_faces; "
+    "print(cv2.checkHardwareSupport(11), hashlib.sha256(generate_faces(350, seed=3)[0].tobytes()).hexdigest())"
+)
+
+
+@pytest.mark.skipif(not cv2.checkHardwareSupport(CV_CPU_AVX2), reason="this CPU has no AVX2: no other code path to compare")
+def test_same_seed_gives_the_same_faces_without_avx2(faces) -> None:
+    """OpenCV picks SIMD code by CPU; the faces must not depend on it (they did: the float blur rounded differently)."""
+    env = {**os.environ, "OPENCV_CPU_DISABLE": "AVX2"}
+    out = subprocess.run([sys.executable, "-c", _HASH_FACES], env=env, capture_output=True, text=True, check=True)
+    avx2_on, digest = out.stdout.split()
+    assert avx2_on == "False", "OPENCV_CPU_DISABLE did not switch AVX2 off"
+    assert digest == hashlib.sha256(faces[0].tobytes()).hexdigest()
 
 
 def test_same_seed_same_arrays_and_different_seed_different_data(faces) -> None:
