@@ -11,7 +11,6 @@ import sys
 import warnings
 
 import cv2
-
 import numpy as np
 import pytest
 
@@ -60,8 +59,8 @@ def test_gzip_holds_the_same_csv(tmp_path) -> None:
 
 CV_CPU_AVX2 = 11  # OpenCV's CpuFeatures enum value; cv2 does not export the name
 _HASH_FACES = (
-    "import cv2, hashlib, sys; from facial_emotion.data.synthetic import generate_faces; "
-    "print(cv2.checkHardwareSupport(11), hashlib.sha256(generate_faces(350, seed=3)[0].tobytes()).hexdigest())"
+    "import cv2, hashlib; from facial_emotion.data.synthetic import generate_faces; "
+    f"print(cv2.checkHardwareSupport({CV_CPU_AVX2}), hashlib.sha256(generate_faces(350, seed=3)[0].tobytes()).hexdigest())"
 )
 
 
