@@ -97,18 +97,40 @@ def as_batch(images: np.ndarray) -> np.ndarray:
     return images[..., None] if images.ndim == 3 else images
 
 
-def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, seed: int | None = None):
+def mixup_alpha(cfg: dict[str, Any]) -> float:
+    """`train.mixup`: 0 (off) or the alpha of the Beta(alpha, alpha) that draws each face's mixing weight."""
+    value = cfg.get("mixup", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+        raise TrainingError(f"params.yaml train.mixup: must be 0 (off) or a Beta alpha in (0, 10], not {value!r}")
+    return float(value)
+
+
+def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, seed: int | None = None,
+                     mixup: float = 0.0):
     """The training split as a tf.data pipeline that repeats, so one iterator serves every epoch.
 
     Given arrays or a finite dataset, Keras makes a new iterator each epoch, and deleting the old
     one waits on tf.data's background threads: on a 2-core CPU the process sat idle for about
     10 s at the start of two epochs in five. It reshuffles on every pass (same seed, same order).
+    `mixup` > 0 blends each batch's faces and their one-hot labels with a shuffled copy of the
+    batch (Keras' MixUp layer). It lives here, not among the model's augmentation layers, because
+    it changes the labels too; so it never touches validation, test or the registered model.
     """
+    import keras
     import tensorflow as tf
 
-    return (tf.data.Dataset.from_tensor_slices((as_batch(x_train), one_hot(y_train)))
-            .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE))
+    batches = (tf.data.Dataset.from_tensor_slices((as_batch(x_train), one_hot(y_train)))
+               .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size))
+    if mixup:
+        mix = keras.layers.MixUp(alpha=mixup, seed=seed)
+
+        def mixed(images, labels):
+            blend = mix({"images": images, "labels": labels})
+            return blend["images"], blend["labels"]
+
+        batches = batches.map(mixed, num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def _validation_class():
@@ -307,7 +329,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     """
     import keras
 
-    restore = restore_choice(cfg)
+    restore, mixup = restore_choice(cfg), mixup_alpha(cfg)
 
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     steps = math.ceil(len(x_train) / batch_size)
@@ -352,7 +374,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
         # model holds the averaged weights, so validation, early stopping's best weights and the
         # checkpoint all see (and keep) the average; training steps use the raw weights.
         callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    model.fit(training_dataset(x_train, y_train, batch_size, seed), epochs=epochs, steps_per_epoch=steps,
+    model.fit(training_dataset(x_train, y_train, batch_size, seed, mixup), epochs=epochs, steps_per_epoch=steps,
               class_weight=class_weight, callbacks=callbacks, shuffle=False, verbose=0)
     seconds = time.perf_counter() - started
     values = [row[monitor] for row in logger.rows]

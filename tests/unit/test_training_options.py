@@ -132,6 +132,44 @@ def test_training_dataset_covers_every_image_once_per_pass_and_reshuffles():
     np.testing.assert_array_equal(passes(7)[0], first)
 
 
+def test_mixup_blends_faces_and_labels_by_the_same_weight():
+    from facial_emotion.models.training import training_dataset
+
+    # Face k is a flat image of grey level 10 * k with label k, so each blended face's grey level
+    # must be its label's weights applied to the levels, whichever faces were paired.
+    levels = np.arange(7, dtype=np.float32) * 10
+    images = levels.astype(np.uint8)[:, None, None].repeat(48, 1).repeat(48, 2)
+    batches = list(training_dataset(images, np.arange(7), 7, seed=4, mixup=0.4).take(8).as_numpy_iterator())
+    mixed = 0
+    for faces, targets in batches:
+        assert faces.dtype == np.float32 and np.allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+        assert (faces == faces[:, :1, :1, :]).all()  # a blend of flat faces stays flat
+        np.testing.assert_allclose(faces[:, 0, 0, 0], targets @ levels, atol=1e-3)
+        mixed += int(((targets > 0.02) & (targets < 0.98)).any(axis=1).sum())
+    assert mixed > 10  # of 56 faces, many really are mixed with another class
+
+
+def test_mixup_off_leaves_faces_and_labels_as_they_are():
+    from facial_emotion.models.training import training_dataset
+
+    images = np.arange(10, dtype=np.uint8)[:, None, None].repeat(48, 1).repeat(48, 2)
+    labels = np.arange(10) % 7
+    for faces, targets in training_dataset(images, labels, 5, seed=1, mixup=0.0).take(4).as_numpy_iterator():
+        assert faces.dtype == np.uint8 and set(np.unique(targets)) == {0.0, 1.0}
+        np.testing.assert_array_equal(targets.argmax(1), labels[faces[:, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("value", [-0.2, 11, "0.2", True])
+def test_mixup_out_of_range_is_a_one_line_error(train_cfg, value):
+    with pytest.raises(TrainingError, match="train.mixup: must be 0"):
+        _tiny_fit(dict(train_cfg, mixup=value), epochs=1)
+
+
+def test_mixup_trains_and_predicts_like_any_model(train_cfg):
+    result = _tiny_fit(dict(train_cfg, mixup=0.2), epochs=2)
+    assert len(result.history) == 2 and all(np.isfinite(row["loss"]) for row in result.history)
+
+
 def test_validation_figures_match_keras_evaluate():
     from facial_emotion.models.architectures import build_compact
     from facial_emotion.models.training import _validation_class, one_hot
