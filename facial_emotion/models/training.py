@@ -115,6 +115,7 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
     `mixup` > 0 blends each batch's faces and their one-hot labels with a shuffled copy of the
     batch (Keras' MixUp layer). It lives here, not among the model's augmentation layers, because
     it changes the labels too; so it never touches validation, test or the registered model.
+    With class weights, Keras weighs a blended face by its larger label (the argmax).
     """
     import keras
     import tensorflow as tf

@@ -159,15 +159,23 @@ def test_mixup_off_leaves_faces_and_labels_as_they_are():
         np.testing.assert_array_equal(targets.argmax(1), labels[faces[:, 0, 0, 0]])
 
 
-@pytest.mark.parametrize("value", [-0.2, 11, "0.2", True])
-def test_mixup_out_of_range_is_a_one_line_error(train_cfg, value):
+@pytest.mark.parametrize("value", [-0.2, 11, "0.2", True, float("nan")])
+def test_mixup_out_of_range_is_a_one_line_error(value):
+    from facial_emotion.models.training import mixup_alpha
+
     with pytest.raises(TrainingError, match="train.mixup: must be 0"):
-        _tiny_fit(dict(train_cfg, mixup=value), epochs=1)
+        mixup_alpha({"mixup": value})
 
 
-def test_mixup_trains_and_predicts_like_any_model(train_cfg):
+def test_fit_rejects_a_bad_mixup_before_training(train_cfg):
+    with pytest.raises(TrainingError, match="train.mixup: must be 0"):
+        _tiny_fit(dict(train_cfg, mixup=-1), epochs=1)
+
+
+def test_fit_trains_with_mixup_and_validates_on_unblended_faces(train_cfg):
     result = _tiny_fit(dict(train_cfg, mixup=0.2), epochs=2)
-    assert len(result.history) == 2 and all(np.isfinite(row["loss"]) for row in result.history)
+    assert len(result.history) == 2
+    assert all(np.isfinite(row["loss"]) and 0 <= row["val_accuracy"] <= 1 for row in result.history)
 
 
 def test_validation_figures_match_keras_evaluate():
