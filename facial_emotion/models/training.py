@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +62,12 @@ def make_schedule(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
                         f"not {schedule!r}")
 
 
-def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
-    """Adam (the study), AdamW or SGD with Nesterov momentum, on the schedule `train.lr_schedule` names."""
+def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model=None):
+    """Adam (the study), AdamW or SGD with Nesterov momentum, on the schedule `train.lr_schedule` names.
+
+    With `model`, every `train.weight_decay_exclude` name must match one of its trainable weights,
+    so a misspelt name is an error instead of a run that silently decays everything.
+    """
     import keras
 
     lr = make_schedule(cfg, steps_per_epoch, epochs)
@@ -72,10 +77,31 @@ def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
     if name == "adam":
         return keras.optimizers.Adam(**common)
     if name == "adamw":
-        return keras.optimizers.AdamW(weight_decay=float(cfg.get("weight_decay", 0.0)), **common)
+        optimizer = keras.optimizers.AdamW(weight_decay=float(cfg.get("weight_decay", 0.0)), **common)
+        excluded = weight_decay_exclude(cfg, model)
+        if excluded:
+            optimizer.exclude_from_weight_decay(var_names=[re.escape(part) for part in excluded])
+        return optimizer
     if name == "sgd":
         return keras.optimizers.SGD(momentum=float(cfg.get("momentum", 0.9)), nesterov=True, **common)
     raise TrainingError(f"params.yaml train.optimizer: must be adam, adamw or sgd, not {name!r}")
+
+
+def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:
+    """`train.weight_decay_exclude`: parts of weight names (Keras' `gamma`, `beta`, `bias`) that AdamW
+    leaves undecayed. Decay on a kernel that batch norm follows only rescales it; on the norm's own
+    scale and shift it shrinks what the network can express."""
+    value = cfg.get("weight_decay_exclude") or []
+    if not isinstance(value, list) or not all(isinstance(part, str) and part for part in value):
+        raise TrainingError("params.yaml train.weight_decay_exclude: must be a list of weight-name parts, "
+                            f"e.g. [gamma, beta, bias], not {value!r}")
+    if model is not None:
+        names = [weight.name for weight in model.trainable_weights]
+        for part in value:
+            if not any(part in name for name in names):
+                raise TrainingError(f"params.yaml train.weight_decay_exclude: {part!r} names no trainable weight "
+                                    f"of this model (its weights are named {', '.join(sorted(set(names)))})")
+    return list(value)
 
 
 def ema_momentum(cfg: dict[str, Any]) -> float | None:
@@ -335,7 +361,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     steps = math.ceil(len(x_train) / batch_size)
     model.compile(
-        optimizer=make_optimizer(cfg, steps, epochs),
+        optimizer=make_optimizer(cfg, steps, epochs, model),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=float(cfg.get("label_smoothing", 0.0))),
         metrics=["accuracy"],
     )

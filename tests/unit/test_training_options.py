@@ -63,6 +63,47 @@ def test_each_optimizer_is_the_keras_one(train_cfg, name, cls):
         assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.8)
 
 
+def _decayed_by_one_step(cfg, names):
+    """Each named weight's value (all start at 1.0) after one AdamW step with zero gradients:
+    Adam's own update is then zero, so only the decoupled decay moves a weight."""
+    optimizer = make_optimizer(dict(cfg, optimizer="adamw", lr_schedule="constant", ema_momentum=None), 10, 5)
+    weights = [keras.Variable(np.ones(3, dtype="float32"), name=name) for name in names]
+    optimizer.apply_gradients([(keras.ops.zeros(3), weight) for weight in weights])
+    return {name: float(keras.ops.convert_to_numpy(weight)[0]) for name, weight in zip(names, weights)}
+
+
+def test_adamw_decays_every_weight_by_default(train_cfg):
+    after = _decayed_by_one_step(dict(train_cfg, weight_decay=0.5), ["kernel", "gamma", "bias"])
+    assert after == pytest.approx({"kernel": 1 - 0.01 * 0.5, "gamma": 0.995, "bias": 0.995})
+
+
+def test_weight_decay_exclude_keeps_the_named_weights_undecayed(train_cfg):
+    cfg = dict(train_cfg, weight_decay=0.5, weight_decay_exclude=["gamma", "beta", "bias"])
+    after = _decayed_by_one_step(cfg, ["kernel", "depthwise_kernel", "gamma", "beta", "bias"])
+    assert after == pytest.approx({"kernel": 0.995, "depthwise_kernel": 0.995, "gamma": 1.0, "beta": 1.0, "bias": 1.0})
+
+
+def test_weight_decay_exclude_names_are_parts_not_patterns(train_cfg):
+    """`.` in a name part is a dot, not any character: the names reach Keras' regex escaped."""
+    after = _decayed_by_one_step(dict(train_cfg, weight_decay=0.5, weight_decay_exclude=["b.as"]), ["bias", "b.as"])
+    assert after == pytest.approx({"bias": 0.995, "b.as": 1.0})
+
+
+@pytest.mark.parametrize("value", ["gamma", [""], [3], {"gamma": 1}])
+def test_weight_decay_exclude_must_be_a_list_of_names(train_cfg, value):
+    with pytest.raises(TrainingError, match="train.weight_decay_exclude: must be a list of weight-name parts"):
+        make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=value), 10, 5)
+
+
+def test_weight_decay_exclude_name_matching_no_weight_is_named(train_cfg):
+    from facial_emotion.models.architectures import build_compact
+
+    model = build_compact(activation="relu", base_filters=4, blocks=[8, 16], dropout=0.0)
+    with pytest.raises(TrainingError, match="train.weight_decay_exclude: 'gama' names no trainable weight .*gamma"):
+        make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "gama"]), 10, 5, model)
+    make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "bias"]), 10, 5, model)
+
+
 @pytest.mark.parametrize(("key", "value"), [("optimizer", "rmsprop"), ("lr_schedule", "step")])
 def test_unknown_names_are_one_line_errors(train_cfg, key, value):
     with pytest.raises(TrainingError, match=f"train.{key}: must be .*not '{value}'"):
