@@ -89,8 +89,9 @@ def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model
 
 def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:
     """`train.weight_decay_exclude`: parts of weight names (Keras' `gamma`, `beta`, `bias`) that AdamW
-    leaves undecayed. Decay on a kernel that batch norm follows only rescales it; on the norm's own
-    scale and shift it shrinks what the network can express."""
+    leaves undecayed. Decay on a kernel that batch norm follows only rescales it (a higher effective
+    learning rate); on the norm's own scale and shift it is a real regulariser. Which to decay is a
+    measured choice, not a rule: the README's runs found decay on every weight the better of the two."""
     value = cfg.get("weight_decay_exclude") or []
     if not isinstance(value, list) or not all(isinstance(part, str) and part for part in value):
         raise TrainingError("params.yaml train.weight_decay_exclude: must be a list of weight-name parts, "
