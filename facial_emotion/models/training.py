@@ -91,7 +91,7 @@ def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:
     """`train.weight_decay_exclude`: parts of weight names (Keras' `gamma`, `beta`, `bias`) that AdamW
     leaves undecayed. Decay on a kernel that batch norm follows only rescales it (a higher effective
     learning rate); on the norm's own scale and shift it is a real regulariser. Which to decay is a
-    measured choice, not a rule: the README's runs found decay on every weight the better of the two."""
+    measured choice, not a rule (the README's CPU-recipe runs compare both)."""
     value = cfg.get("weight_decay_exclude") or []
     if not isinstance(value, list) or not all(isinstance(part, str) and part for part in value):
         raise TrainingError("params.yaml train.weight_decay_exclude: must be a list of weight-name parts, "
