@@ -74,6 +74,7 @@ def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model
     name = cfg.get("optimizer", "adam")
     ema = ema_momentum(cfg)
     common = {"learning_rate": lr, "use_ema": ema is not None, "ema_momentum": ema or 0.99}
+    decay_only_for_adamw(cfg, name)
     if name == "adam":
         return keras.optimizers.Adam(**common)
     if name == "adamw":
@@ -85,6 +86,19 @@ def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model
     if name == "sgd":
         return keras.optimizers.SGD(momentum=float(cfg.get("momentum", 0.9)), nesterov=True, **common)
     raise TrainingError(f"params.yaml train.optimizer: must be adam, adamw or sgd, not {name!r}")
+
+
+def decay_only_for_adamw(cfg: dict[str, Any], optimizer: str) -> None:
+    """Decoupled weight decay is AdamW's: with Adam or SGD a `train.weight_decay` would be silently
+    ignored, so a sweep over it would compare identical runs."""
+    if optimizer == "adamw":
+        return
+    decay, excluded = cfg.get("weight_decay") or 0.0, cfg.get("weight_decay_exclude") or []
+    if decay or excluded:
+        key = "weight_decay" if decay else "weight_decay_exclude"
+        raise TrainingError(f"params.yaml train.{key}: only train.optimizer adamw decays weights, and the optimizer "
+                            f"is {optimizer!r}; set train.optimizer=adamw, or {key} back to its default "
+                            "(cnn.l2 adds an L2 penalty for any optimizer)")
 
 
 def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:

@@ -55,12 +55,21 @@ def test_onecycle_settings_out_of_range_are_named(train_cfg, cycle):
 
 @pytest.mark.parametrize(("name", "cls"), [("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
 def test_each_optimizer_is_the_keras_one(train_cfg, name, cls):
-    optimizer = make_optimizer(dict(train_cfg, optimizer=name, weight_decay=0.05, momentum=0.8), 10, 5)
+    decay = 0.05 if name == "adamw" else 0.0
+    optimizer = make_optimizer(dict(train_cfg, optimizer=name, weight_decay=decay, momentum=0.8), 10, 5)
     assert type(optimizer).__name__ == cls
     if name == "adamw":
         assert optimizer.weight_decay == pytest.approx(0.05)
     if name == "sgd":
         assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+@pytest.mark.parametrize(("key", "value"), [("weight_decay", 0.05), ("weight_decay_exclude", ["gamma"])])
+def test_weight_decay_without_adamw_is_an_error_not_ignored(train_cfg, name, key, value):
+    with pytest.raises(TrainingError, match=f"train.{key}: only train.optimizer adamw decays weights.*{name!r}"):
+        make_optimizer(dict(train_cfg, optimizer=name, **{key: value}), 10, 5)
+    make_optimizer(dict(train_cfg, optimizer=name, weight_decay=0.0, weight_decay_exclude=[]), 10, 5)
 
 
 def _decayed_by_one_step(cfg, names):
