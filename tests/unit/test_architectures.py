@@ -16,6 +16,7 @@ from facial_emotion.evaluation.ensemble import build_ensemble, horizontal_flip_l
 from facial_emotion.models.architectures import (ArchitectureError, build_augmentation, build_compact,  # noqa: E402
                                                  build_model, build_seed_cnn, build_vgg)
 from facial_emotion.models.layers import TrainingRandomCrop  # noqa: E402
+from facial_emotion.models.training import make_optimizer, mixup_alpha, restore_choice  # noqa: E402
 from facial_emotion.params import load_params  # noqa: E402
 
 
@@ -69,6 +70,13 @@ def test_the_readmes_cpu_recipe_builds_a_compact_network_under_100k_parameters()
     assert params["train"]["time_budget_minutes"] <= 60  # the CPU budget: at most 60 minutes of training
     model = build_model("compact", "relu", params["cnn"], params["augmentation"])
     assert model.count_params() < 100_000
+    # Its training options are valid for this network, read the way train_cnn reads them: a recipe
+    # line that set weight decay without AdamW, or excluded a weight name this model lacks, fails here.
+    train = params["train"]
+    optimizer = make_optimizer(train, steps_per_epoch=10, epochs=train["epochs"], model=model)
+    assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.use_ema
+    assert mixup_alpha(train) > 0 and restore_choice(train) == "last"
+    assert 0 < params["split"]["val_fraction"] < 0.1
 
 
 def test_unknown_architecture_is_a_clear_error(cnn_params):
