@@ -142,8 +142,13 @@ def stage_run(
     data_sha256: str | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
     name: str | None = None,
+    run_id: str | None = None,
 ) -> Iterator[Any]:
-    """One MLflow run for one stage run, tagged and with its params logged."""
+    """One MLflow run for one stage run, tagged and with its params logged.
+
+    `run_id`: continue that run (a resumed training) instead of starting another, so one model has
+    one run; when it is not in this store any more, a new run is started and linked by a tag.
+    """
     import mlflow
 
     from .params import flatten
@@ -151,7 +156,12 @@ def stage_run(
     configure(experiment)
     if data_source == "synthetic":
         log.warning(SYNTHETIC_WARNING)
-    with mlflow.start_run(run_name=name or run_name(stage), tags=run_tags(stage, data_source, data_sha256)) as run:
+    tags = run_tags(stage, data_source, data_sha256)
+    if run_id and client_for_run(run_id, stage) is None:
+        tags["resumed_from_run"], run_id = run_id, None
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else name or run_name(stage), tags=tags) as run:
+        if run_id:
+            log.info("continuing MLflow run %s", run_id)
         if params:
             flat = {k: ("" if v is None else v) for k, v in flatten(params).items()}
             items = list(flat.items())

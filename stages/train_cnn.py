@@ -38,6 +38,7 @@ def main(argv=None) -> None:
     tracking.configure(experiment)
 
     from facial_emotion.models.architectures import build_model
+    from facial_emotion.models.resume import TrainingState, fingerprint
     from facial_emotion.models.training import as_batch, fit, set_seeds, threads_note
 
     training = load_training_set(args.balance)
@@ -57,24 +58,33 @@ def main(argv=None) -> None:
     logged_params = {"train": train_cfg, "cnn": {"architecture": cnn_cfg["architecture"], **cnn_cfg[cnn_cfg["architecture"]],
                                                   "l2": cnn_cfg.get("l2", 0.0)},
                      "augmentation": aug_cfg, "seed": seed, "balance": args.balance, "activation": args.activation}
+    # Snapshots after every epoch, outside models/ (DVC deletes a stage's outputs before rerunning it):
+    # a stopped run continues from its last finished epoch, in the same MLflow run.
+    prints = fingerprint(train_cfg, model, [training.data.images, training.data.labels, val.images, val.labels],
+                         training.class_weight, seed)
+    state = TrainingState.open(name, prints)
     with tracking.stage_run(f"train@{args.balance}-{args.activation}", logged_params, training.data.source,
-                            training.data.sha256, experiment=experiment, name=tracking.run_name(name)) as run:
+                            training.data.sha256, experiment=experiment, name=tracking.run_name(name),
+                            run_id=state.run_id) as run:
         import mlflow
         import pandas as pd
         from mlflow.models import infer_signature
 
+        state.run_id = run.info.run_id
         mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn_cfg["architecture"],
                          "balance": args.balance, "activation": args.activation})
         mlflow.log_metric("parameters", model.count_params())
         result = fit(model, training.data.images, training.data.labels, val.images, val.labels, train_cfg,
-                     class_weight=training.class_weight, checkpoint=folder / KERAS_FILE, label=name, mlflow_run=True,
-                     seed=seed)
+                     class_weight=training.class_weight, label=name, mlflow_run=True, seed=seed, state=state)
+        with atomic_path(folder / KERAS_FILE) as tmp:
+            model.save(tmp)
         history = pd.DataFrame(result.history)
         with atomic_path(folder / "history.csv") as tmp:
             history.to_csv(tmp, index=False)
         mlflow.log_metrics({"best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
                             "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
-                            "train_seconds": result.seconds, "epochs_run": len(result.history)})
+                            "train_seconds": result.seconds, "epochs_run": len(result.history),
+                            "epochs_resumed": result.resumed_from})
         mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
                        else "early_stopping" if result.stopped_early else "epochs")
         mlflow.log_artifact(str(folder / "history.csv"))
@@ -85,8 +95,10 @@ def main(argv=None) -> None:
                                 "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
                                 "best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
                                 "restore": train_cfg.get("restore", "best"), "epochs_run": len(result.history),
+                                "epochs_resumed": result.resumed_from,
                                 "train_seconds": round(result.seconds, 1), "stopped_by_time_budget": result.stopped_by_time_budget,
                                 "data_source": training.data.source})
+    state.clear()  # the model is saved and logged: nothing left to resume
     log.info("%s: best epoch %d (%s %.4f), kept epoch %d (train.restore: %s) after %.0fs", name, result.best_epoch,
              train_cfg["early_stopping"]["monitor"], result.best_value, result.kept_epoch,
              train_cfg.get("restore", "best"), result.seconds)

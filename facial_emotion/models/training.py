@@ -7,15 +7,13 @@ import logging
 import math
 import os
 import re
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import PipelineError
-from ..labels import NUM_CLASSES
+from .arrays import as_batch, one_hot  # noqa: F401  (the stage and tests import them from here)
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +127,6 @@ def ema_momentum(cfg: dict[str, Any]) -> float | None:
     return float(value)
 
 
-def one_hot(labels: np.ndarray) -> np.ndarray:
-    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
-
-
-def as_batch(images: np.ndarray) -> np.ndarray:
-    """uint8 [n, 48, 48] -> [n, 48, 48, 1], the shape every model takes."""
-    return images[..., None] if images.ndim == 3 else images
-
-
 def mixup_alpha(cfg: dict[str, Any]) -> float:
     """`train.mixup`: 0 (off) or the alpha of the Beta(alpha, alpha) that draws each face's mixing weight."""
     value = cfg.get("mixup", 0.0)
@@ -147,165 +136,94 @@ def mixup_alpha(cfg: dict[str, Any]) -> float:
 
 
 def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, seed: int | None = None,
-                     mixup: float = 0.0):
-    """The training split as a tf.data pipeline that repeats, so one iterator serves every epoch.
+                     mixup: float = 0.0, first_epoch: int = 0, epochs: int | None = None):
+    """The training split as one tf.data pipeline for every epoch from `first_epoch` on.
 
-    Given arrays or a finite dataset, Keras makes a new iterator each epoch, and deleting the old
-    one waits on tf.data's background threads: on a 2-core CPU the process sat idle for about
-    10 s at the start of two epochs in five. It reshuffles on every pass (same seed, same order).
-    `mixup` > 0 blends each batch's faces and their one-hot labels with a shuffled copy of the
-    batch (Keras' MixUp layer). It lives here, not among the model's augmentation layers, because
-    it changes the labels too; so it never touches validation, test or the registered model.
-    With class weights, Keras weighs a blended face by its larger label (the argmax).
+    Each epoch's order is a stateless shuffle keyed on (seed, epoch), and each MixUp draw on
+    (seed, step): the batches are a pure function of the epoch, so a run resumed at epoch k sees
+    exactly the batches the uninterrupted run saw. One iterator serves every epoch: given arrays
+    or a dataset per epoch, Keras makes a new iterator each epoch, and deleting the old one waits on
+    tf.data's background threads (on a 2-core CPU the process sat idle for about 10 s at the start
+    of two epochs in five). `epochs` None: epochs without end.
+
+    `mixup` > 0 blends each batch's faces and one-hot labels with a shuffled copy of the batch, the
+    weight of each face drawn from Beta(alpha, alpha). It lives here, not among the model's
+    augmentation layers, because it changes the labels too; so it never touches validation, test or
+    the registered model. It is written out rather than Keras' MixUp layer because that layer draws
+    from a stateful generator that runs ahead of training in tf.data's prefetch, which a resumed
+    run cannot replay. With class weights, Keras weighs a blended face by its larger label.
     """
-    import keras
     import tensorflow as tf
 
-    batches = (tf.data.Dataset.from_tensor_slices((as_batch(x_train), one_hot(y_train)))
-               .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
-               .batch(batch_size))
-    if mixup:
-        mix = keras.layers.MixUp(alpha=mixup, seed=seed)
+    n, base = len(x_train), int(seed or 0)
+    steps = math.ceil(n / batch_size)
+    images, labels = tf.constant(as_batch(x_train)), tf.constant(one_hot(y_train))
 
-        def mixed(images, labels):
-            blend = mix({"images": images, "labels": labels})
-            return blend["images"], blend["labels"]
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.constant(base, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
-        batches = batches.map(mixed, num_parallel_calls=tf.data.AUTOTUNE)
-    return batches.repeat().prefetch(tf.data.AUTOTUNE)
+    epoch_range = tf.data.Dataset.range(first_epoch, epochs) if epochs is not None else \
+        tf.data.Dataset.counter(first_epoch)
+    indices = epoch_range.flat_map(epoch_batches)
+
+    def gather(step, idx):
+        faces, targets = tf.gather(images, idx), tf.gather(labels, idx)
+        if not mixup:
+            return faces, targets
+        key = tf.stack([tf.constant(base, tf.int64), step])
+        size = tf.shape(idx)[0]
+        g1 = tf.random.stateless_gamma([size], seed=key, alpha=mixup)
+        g2 = tf.random.stateless_gamma([size], seed=key + [0, 1 << 40], alpha=mixup)
+        weight = g1 / (g1 + g2)
+        partner = tf.random.experimental.stateless_shuffle(tf.range(size), seed=key + [0, 2 << 40])
+        faces = tf.cast(faces, tf.float32)
+        w_faces = tf.reshape(weight, [-1, 1, 1, 1])
+        w_labels = tf.reshape(weight, [-1, 1])
+        return (w_faces * faces + (1 - w_faces) * tf.gather(faces, partner),
+                w_labels * targets + (1 - w_labels) * tf.gather(targets, partner))
+
+    return (indices.enumerate(start=first_epoch * steps)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
 
 
-def _validation_class():
+EMA_WARMUP = 10.0  # the average's momentum is min(train.ema_momentum, (1 + step) / (EMA_WARMUP + step))
+
+
+def ema_momentum_at(step: float, momentum: float) -> float:
+    """The EMA's momentum after `step` optimizer steps: TensorFlow's ExponentialMovingAverage warm-up.
+
+    Keras' optimizer EMA uses its full momentum from the second step on, so with 0.999 the average
+    stays near the first steps' weights for thousands of steps: a short run keeps barely-trained
+    weights (measured: validation accuracy 0.17 after 5 epochs, every face "sadness"). Warmed up,
+    the average follows the weights early and averages over ever more steps as training goes on.
+    """
+    return min(momentum, (1.0 + step) / (EMA_WARMUP + step))
+
+
+def warm_up_ema(optimizer) -> None:
+    """Give a Keras optimizer with `use_ema` the warm-up above (the optimizer class is unchanged, so
+    a saved model loads anywhere). Keras exposes no hook for the momentum: this replaces the one
+    method that applies it, and fails loudly if a Keras upgrade renames it."""
+    if not optimizer.use_ema:
+        return
     import keras
 
-    class Validation(keras.callbacks.Callback):
-        """val_loss and val_accuracy after each epoch, computed batch by batch on arrays.
+    if not hasattr(optimizer, "_update_model_variables_moving_average"):
+        raise TrainingError(f"train.ema_momentum: this Keras {keras.__version__} has no optimizer EMA update to warm "
+                            "up; pin the Keras version in requirements.txt")
+    ops = keras.ops
 
-        Keras' own validation resets its iterator every epoch (the idle wait above, once per
-        epoch); predict_on_batch on numpy slices uses no tf.data iterator. It runs first, so the
-        callbacks after it (early stopping, checkpoint, logging) see the figures.
-        """
+    def update(self, trainable_variables):
+        step = ops.cast(self.iterations, "float32")
+        momentum = ops.minimum(self.ema_momentum, (1.0 + step) / (EMA_WARMUP + step))
+        for var, average in zip(trainable_variables, self._model_variables_moving_average):
+            if average is not None:
+                rate = ops.cast(momentum, var.dtype)
+                average.assign(ops.add(ops.multiply(rate, average), ops.multiply(ops.subtract(1, rate), var)))
 
-        def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int):
-            super().__init__()
-            self.images, self.targets, self.batch_size = as_batch(images), one_hot(labels), batch_size
-
-        def on_epoch_end(self, epoch, logs=None):
-            probabilities = np.concatenate([np.asarray(self.model.predict_on_batch(self.images[i:i + self.batch_size]))
-                                            for i in range(0, len(self.images), self.batch_size)])
-            loss = self.model.loss(self.targets, probabilities)
-            loss = float(keras.ops.convert_to_numpy(loss)) + sum(float(keras.ops.convert_to_numpy(x)) for x in self.model.losses)
-            if logs is not None:
-                logs["val_loss"] = loss
-                logs["val_accuracy"] = float(np.mean(probabilities.argmax(1) == self.targets.argmax(1)))
-
-    return Validation
-
-
-def _epoch_logger_class():
-    import keras
-
-    class EpochLogger(keras.callbacks.Callback):
-        """One log line per epoch (no carriage-return progress bars) and the same figures in MLflow."""
-
-        def __init__(self, epochs: int, n_images: int, label: str, mlflow_run: bool, budget_minutes: float | None = None):
-            super().__init__()
-            self.epochs, self.n_images, self.label, self.mlflow_run = epochs, n_images, label, mlflow_run
-            self.budget = None if budget_minutes is None else float(budget_minutes) * 60
-            self.rows: list[dict[str, float]] = []
-
-        def on_train_begin(self, logs=None):
-            self._train_start = time.perf_counter()
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self._wall
-            cpu = (time.process_time() - self._cpu) / max(seconds, 1e-9)
-            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            row = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
-            row.update(epoch=epoch + 1, learning_rate=lr, epoch_seconds=seconds,
-                       images_per_second=self.n_images / seconds, cpu_cores_busy=cpu)
-            self.rows.append(row)
-            eta = seconds * (self.epochs - epoch - 1)
-            if self.budget is not None:  # the time budget ends training first when it is shorter
-                eta = max(0.0, min(eta, self.budget - (time.perf_counter() - self._train_start)))
-            log.info("%s epoch %d/%d loss %.4f acc %.4f val_loss %.4f val_acc %.4f lr %.2g | %.1fs %.0f img/s "
-                     "%.1f cores | ETA %s (at most)", self.label, epoch + 1, self.epochs, row.get("loss", math.nan),
-                     row.get("accuracy", math.nan), row.get("val_loss", math.nan), row.get("val_accuracy", math.nan),
-                     lr, seconds, row["images_per_second"], cpu, time.strftime("%H:%M:%S", time.gmtime(eta)))
-            if self.mlflow_run:
-                import mlflow
-
-                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
-
-    return EpochLogger
-
-
-def _time_budget_class():
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        """Stops after the epoch when one more epoch as slow as the slowest so far would end past the budget.
-
-        Keras 3 has no time-limit callback (TF Addons' TimeStopping is gone with TF Addons). A budget
-        in minutes is how a "per CPU-hour" recipe is stated; ending a cosine schedule a few epochs early
-        costs little, since its last epochs run at a tiny learning rate.
-        """
-
-        def __init__(self, minutes: float):
-            super().__init__()
-            self.budget = float(minutes) * 60
-            self.stopped_at: int | None = None
-
-        def on_train_begin(self, logs=None):
-            self._start, self._slowest = time.perf_counter(), 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._epoch_start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            now = time.perf_counter()
-            self._slowest = max(self._slowest, now - self._epoch_start)
-            if now - self._start + self._slowest > self.budget:
-                self.stopped_at = epoch + 1
-                self.model.stop_training = True
-                log.info("time budget of %.0f min: stopping after epoch %d (%.1f min spent)", self.budget / 60,
-                         epoch + 1, (now - self._start) / 60)
-
-    return TimeBudget
-
-
-def cosine_rate(progress: float, peak: float, floor: float) -> float:
-    """Half a cosine from peak (progress 0) to floor (progress 1 and after)."""
-    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
-
-
-def _time_cosine_class():
-    import keras
-
-    class TimeCosine(keras.callbacks.Callback):
-        """Cosine from the learning rate down to the floor over the time budget, not over a step count.
-
-        On this project's shared 2-core CPU epochs of the same network vary (29-37 s in one run), so a
-        step-based cosine sized for a budget either ends early or is cut off half-way down. Keyed on the time
-        spent, the rate reaches its floor when the budget does, and TimeBudget ends training at the
-        last whole epoch that fits.
-        """
-
-        def __init__(self, peak: float, floor: float, minutes: float):
-            super().__init__()
-            self.peak, self.floor, self.budget = peak, floor, float(minutes) * 60
-
-        def on_train_begin(self, logs=None):
-            self._start = time.perf_counter()
-
-        def on_train_batch_begin(self, batch, logs=None):
-            progress = (time.perf_counter() - self._start) / self.budget
-            self.model.optimizer.learning_rate = cosine_rate(progress, self.peak, self.floor)
-
-    return TimeCosine
+    optimizer._update_model_variables_moving_average = update.__get__(optimizer)
 
 
 RESTORE_CHOICES = ("best", "last")
@@ -319,32 +237,6 @@ def restore_choice(cfg: dict[str, Any]) -> str:
     return value
 
 
-def _keep_last_class():
-    import keras
-
-    class KeepLastWeights(keras.callbacks.Callback):
-        """Holds the weights seen at the end of the last epoch and puts them back when training ends.
-
-        With `train.ema_momentum` these are the moving average's weights (SwapEMAWeights has swapped
-        them in by then). Keras' own end of fit does not guarantee that: when a callback stops training
-        before `epochs`, `finalize_variable_values` copies what the optimizer holds as the average,
-        which after the swap is the raw weights.
-        """
-
-        def __init__(self):
-            super().__init__()
-            self.weights = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.weights = self.model.get_weights()
-
-        def on_train_end(self, logs=None):
-            if self.weights is not None:
-                self.model.set_weights(self.weights)
-
-    return KeepLastWeights
-
-
 @dataclass
 class TrainResult:
     history: list[dict[str, float]]
@@ -354,77 +246,154 @@ class TrainResult:
     stopped_early: bool
     stopped_by_time_budget: bool = False
     kept_epoch: int | None = None  # the epoch whose weights the model holds (best_epoch under restore: best)
+    resumed_from: int = 0  # epochs restored from a snapshot instead of trained by this call
+
+
+def rate_callbacks(cfg: dict[str, Any], clock) -> list:
+    """The callbacks that move the learning rate during training, the other half of `make_schedule`:
+    plateau (the study: halve on a stalled monitor) and cosine_time (the cosine over the budget)."""
+    import keras
+
+    from .callbacks import TimeCosine
+
+    schedule = cfg.get("lr_schedule", "plateau")
+    if schedule == "plateau":
+        plateau = cfg["reduce_lr"]
+        return [keras.callbacks.ReduceLROnPlateau(
+            monitor=plateau["monitor"], mode="min" if "loss" in plateau["monitor"] else "max",
+            factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(plateau["min_lr"]), verbose=0)]
+    if schedule == "cosine_time":
+        if cfg.get("time_budget_minutes") is None:
+            raise TrainingError("params.yaml train.lr_schedule: cosine_time needs train.time_budget_minutes")
+        return [TimeCosine(float(cfg["learning_rate"]), float(cfg["min_learning_rate"]), cfg["time_budget_minutes"], clock)]
+    return []
+
+
+def _snapshot_class():
+    import keras
+
+    from .callbacks import EarlyStoppingState, PlateauState
+
+    class SnapshotEachEpoch(keras.callbacks.Callback):
+        """Last in line: after every epoch, once every other callback has updated, the resume snapshot.
+
+        On train begin (after early stopping and the plateau have reset themselves) it puts back
+        their state from the snapshot being resumed.
+        """
+
+        def __init__(self, state, parts: dict, snapshot=None):
+            super().__init__()
+            self.state, self.parts, self.snapshot = state, parts, snapshot
+
+        def on_train_begin(self, logs=None):
+            if self.snapshot is not None:
+                restore_callbacks(self.parts, self.snapshot)
+
+        def on_epoch_end(self, epoch, logs=None):
+            early, plateau = self.parts["early"], self.parts.get("plateau")
+            early_state, best_weights = EarlyStoppingState.state(early)
+            meta = {"clock": self.parts["clock"].state(), "logger": self.parts["logger"].state(),
+                    "early": early_state, "plateau": PlateauState.state(plateau) if plateau else None,
+                    "budget": self.parts["budget"].state() if self.parts.get("budget") else None}
+            finished = bool(self.model.stop_training) or epoch + 1 >= self.params["epochs"]
+            self.state.save(self.model, epoch + 1, finished, meta,
+                            {"seeds": [np.asarray(v.numpy()) for v in seed_states(self.model)], "best": best_weights})
+
+    return SnapshotEachEpoch
+
+
+def seed_states(model) -> list:
+    """The model's random generators (dropout, augmentation): Keras' save_weights leaves them out."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def restore_callbacks(parts: dict, snapshot) -> None:
+    """Put the counters of early stopping and the plateau back as they were after the snapshot's epoch."""
+    from .callbacks import EarlyStoppingState, PlateauState
+
+    EarlyStoppingState.load_state(parts["early"], snapshot.meta["early"], snapshot.array_list("best"))
+    if parts.get("plateau") is not None and snapshot.meta["plateau"] is not None:
+        PlateauState.load_state(parts["plateau"], snapshot.meta["plateau"])
+
+
+def _restore_model(model, snapshot, swap) -> None:
+    """Weights, optimizer (EMA averages included) and random generators as after the snapshot's epoch."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(snapshot.folder / "model.weights.h5"))
+    for variable, value in zip(seed_states(model), snapshot.array_list("seeds") or []):
+        variable.assign(value)
+    if swap is not None:
+        swap.mark_swapped()  # the snapshot was taken with the average swapped in
 
 
 def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, cfg: dict[str, Any],
-        class_weight: dict[int, float] | None = None, checkpoint: str | Path | None = None, label: str = "",
-        mlflow_run: bool = False, seed: int | None = None) -> TrainResult:
+        class_weight: dict[int, float] | None = None, label: str = "", mlflow_run: bool = False,
+        seed: int | None = None, state=None) -> TrainResult:
     """Compile and train; on return the model holds the best epoch's weights (by cfg monitor), or
     the last epoch's under `train.restore: last`.
 
     Keras 3's EarlyStopping restores the best weights at the end of training whether or not it
-    stopped early, and the checkpoint file holds the same epoch. With `train.ema_momentum` those are
-    the moving average's weights at that epoch. `restore: last` is for a schedule that ends at its
-    floor (cosine, cosine_time, onecycle): picking the best of many noisy validation scores rewards
-    luck, and the last weights need no validation split to choose them. `seed` orders the shuffles
-    (None: TensorFlow's global seed, which set_seeds sets).
+    stopped early. With `train.ema_momentum` those are the moving average's weights at that epoch.
+    `restore: last` is for a schedule that ends at its floor (cosine, cosine_time, onecycle): picking
+    the best of many noisy validation scores rewards luck, and the last weights need no validation
+    split to choose them. `seed` orders the shuffles. `state` (a resume.TrainingState) snapshots
+    every epoch and, when it holds a snapshot, continues from it: same result as an uninterrupted run.
     """
     import keras
 
-    restore, mixup = restore_choice(cfg), mixup_alpha(cfg)
+    from .callbacks import Clock, EpochLogger, KeepLastWeights, SwapEMA, TimeBudget, Validation
 
+    restore, mixup = restore_choice(cfg), mixup_alpha(cfg)
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
+    if cfg.get("time_budget_minutes") is not None and float(cfg["time_budget_minutes"]) <= 0:
+        raise TrainingError(f"params.yaml train.time_budget_minutes: must be positive or null, not {cfg['time_budget_minutes']}")
     steps = math.ceil(len(x_train) / batch_size)
     model.compile(
         optimizer=make_optimizer(cfg, steps, epochs, model),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=float(cfg.get("label_smoothing", 0.0))),
         metrics=["accuracy"],
     )
+    warm_up_ema(model.optimizer)
+    snapshot = state.snapshot if state is not None else None
     monitor = cfg["early_stopping"]["monitor"]
     mode = "min" if "loss" in monitor else "max"
-    logger = _epoch_logger_class()(epochs, len(x_train), label, mlflow_run, cfg.get("time_budget_minutes"))
+    clock = Clock(snapshot.meta["clock"]["seconds"] if snapshot else 0.0)
+    logger = EpochLogger(epochs, len(x_train), label, mlflow_run, clock, cfg.get("time_budget_minutes"))
     early = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping"]["patience"]),
                                           restore_best_weights=restore == "best", verbose=0)
-    callbacks: list = [logger, early]
-    if cfg.get("lr_schedule", "plateau") == "plateau":
-        plateau = cfg["reduce_lr"]
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=plateau["monitor"], mode="min" if "loss" in plateau["monitor"] else "max",
-            factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(plateau["min_lr"]), verbose=0))
-    budget = None
-    if cfg.get("time_budget_minutes") is not None:
-        if float(cfg["time_budget_minutes"]) <= 0:
-            raise TrainingError("params.yaml train.time_budget_minutes: must be positive or null, "
-                                f"not {cfg['time_budget_minutes']}")
-        budget = _time_budget_class()(cfg["time_budget_minutes"])
-        callbacks.append(budget)
-        if cfg.get("lr_schedule") == "cosine_time":
-            callbacks.insert(0, _time_cosine_class()(float(cfg["learning_rate"]), float(cfg["min_learning_rate"]),
-                                                     cfg["time_budget_minutes"]))
-    elif cfg.get("lr_schedule") == "cosine_time":
-        raise TrainingError("params.yaml train.lr_schedule: cosine_time needs train.time_budget_minutes")
-    if checkpoint:
-        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode,
-                                                         save_best_only=restore == "best", verbose=0))
+    budget = TimeBudget(cfg["time_budget_minutes"], clock) if cfg.get("time_budget_minutes") is not None else None
+    rates = rate_callbacks(cfg, clock)
+    swap = SwapEMA() if ema_momentum(cfg) is not None else None
+    # Order matters at each epoch's end: the average swapped in, then scored, then logged and judged.
+    callbacks: list = [c for c in (swap, Validation(x_val, y_val, batch_size), clock, *rates, logger, early, budget) if c]
     if restore == "last":
-        callbacks.append(_keep_last_class()())
-    started = time.perf_counter()
-    callbacks.insert(0, _validation_class()(x_val, y_val, batch_size))
-    if ema_momentum(cfg) is not None:
-        # Keras' own swap, first in line: from the end of each epoch to the start of the next the
-        # model holds the averaged weights, so validation, early stopping's best weights and the
-        # checkpoint all see (and keep) the average; training steps use the raw weights.
-        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    model.fit(training_dataset(x_train, y_train, batch_size, seed, mixup), epochs=epochs, steps_per_epoch=steps,
-              class_weight=class_weight, callbacks=callbacks, shuffle=False, verbose=0)
-    seconds = time.perf_counter() - started
+        callbacks.append(KeepLastWeights())
+    parts = {"clock": clock, "logger": logger, "early": early, "budget": budget,
+             "plateau": next((c for c in rates if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None)}
+    if state is not None:
+        callbacks.append(_snapshot_class()(state, parts, snapshot))
+    first = 0
+    if snapshot is not None:
+        first = snapshot.epoch
+        _restore_model(model, snapshot, swap)
+        logger.load_state(snapshot.meta["logger"])
+        if budget is not None:
+            budget.load_state(snapshot.meta["budget"])
+    if snapshot is not None and snapshot.finished:
+        restore_callbacks(parts, snapshot)  # training had ended; only the kept weights are left to choose
+        if restore == "best" and early.best_weights is not None:
+            model.set_weights(early.best_weights)
+    else:
+        model.fit(training_dataset(x_train, y_train, batch_size, seed, mixup, first, epochs), epochs=epochs,
+                  initial_epoch=first, steps_per_epoch=steps, class_weight=class_weight, callbacks=callbacks,
+                  shuffle=False, verbose=0)
     values = [row[monitor] for row in logger.rows]
     best = int(np.argmin(values) if mode == "min" else np.argmax(values))
     by_budget = budget is not None and budget.stopped_at is not None
     kept = best + 1 if restore == "best" else len(logger.rows)
-    return TrainResult(logger.rows, best + 1, float(values[best]), seconds, early.stopped_epoch > 0 and not by_budget,
-                       by_budget, kept)
+    return TrainResult(logger.rows, best + 1, float(values[best]), clock.seconds(), early.stopped_epoch > 0 and not by_budget,
+                       by_budget, kept, first)
 
 
 def threads_note() -> str:

@@ -1,0 +1,235 @@
+"""The Keras callbacks `fit` trains with: validation on arrays, one log line per epoch, the time
+budget and its cosine, the last epoch's weights, and EMA swapping that survives a resume.
+
+Imported only when training (it imports Keras). Each callback whose state matters for a resumed
+run exposes `state()` / `load_state()`, which `resume.TrainingState` snapshots after every epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import keras
+import numpy as np
+
+from .arrays import as_batch, one_hot
+
+log = logging.getLogger("facial_emotion.models.training")
+
+
+def learning_rate_at(progress: float, peak: float, floor: float) -> float:
+    """The `cosine_time` policy: half a cosine from peak (progress 0) to floor (progress 1 and after)."""
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
+
+
+class Validation(keras.callbacks.Callback):
+    """val_loss and val_accuracy after each epoch, computed batch by batch on arrays.
+
+    Keras' own validation resets its iterator every epoch (an idle wait on tf.data's threads, once
+    per epoch); predict_on_batch on numpy slices uses no tf.data iterator. It runs early, so the
+    callbacks after it (early stopping, logging, the resume snapshot) see the figures.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int):
+        super().__init__()
+        self.images, self.targets, self.batch_size = as_batch(images), one_hot(labels), batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        probabilities = np.concatenate([np.asarray(self.model.predict_on_batch(self.images[i:i + self.batch_size]))
+                                        for i in range(0, len(self.images), self.batch_size)])
+        loss = self.model.loss(self.targets, probabilities)
+        loss = float(keras.ops.convert_to_numpy(loss)) + sum(float(keras.ops.convert_to_numpy(x)) for x in self.model.losses)
+        if logs is not None:
+            logs["val_loss"] = loss
+            logs["val_accuracy"] = float(np.mean(probabilities.argmax(1) == self.targets.argmax(1)))
+
+
+class Clock(keras.callbacks.Callback):
+    """Training time that survives a resume: the seconds spent before it plus this run's.
+
+    The time budget, its cosine and the ETA all read this one clock, so a resumed run keeps the
+    budget it started with instead of getting a fresh one.
+    """
+
+    def __init__(self, spent_before: float = 0.0):
+        super().__init__()
+        self.spent_before = float(spent_before)
+        self._start = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.spent_before + time.perf_counter() - self._start
+
+    def state(self) -> dict:
+        return {"seconds": self.seconds()}
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One log line per epoch (no carriage-return progress bars) and the same figures in MLflow."""
+
+    def __init__(self, epochs: int, n_images: int, label: str, mlflow_run: bool, clock: Clock,
+                 budget_minutes: float | None = None):
+        super().__init__()
+        self.epochs, self.n_images, self.label, self.mlflow_run, self.clock = epochs, n_images, label, mlflow_run, clock
+        self.budget = None if budget_minutes is None else float(budget_minutes) * 60
+        self.rows: list[dict[str, float]] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._wall
+        cpu = (time.process_time() - self._cpu) / max(seconds, 1e-9)
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
+        row.update(epoch=epoch + 1, learning_rate=lr, epoch_seconds=seconds,
+                   images_per_second=self.n_images / seconds, cpu_cores_busy=cpu)
+        self.rows.append(row)
+        eta = seconds * (self.epochs - epoch - 1)
+        if self.budget is not None:  # the time budget ends training first when it is shorter
+            eta = max(0.0, min(eta, self.budget - self.clock.seconds()))
+        log.info("%s epoch %d/%d loss %.4f acc %.4f val_loss %.4f val_acc %.4f lr %.2g | %.1fs %.0f img/s "
+                 "%.1f cores | ETA %s (at most)", self.label, epoch + 1, self.epochs, row.get("loss", math.nan),
+                 row.get("accuracy", math.nan), row.get("val_loss", math.nan), row.get("val_accuracy", math.nan),
+                 lr, seconds, row["images_per_second"], cpu, time.strftime("%H:%M:%S", time.gmtime(eta)))
+        if self.mlflow_run:
+            import mlflow
+
+            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
+
+    def state(self) -> dict:
+        return {"rows": self.rows}
+
+    def load_state(self, state: dict) -> None:
+        self.rows = [dict(row) for row in state["rows"]]
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops after the epoch when one more epoch as slow as the slowest so far would end past the budget.
+
+    Keras 3 has no time-limit callback (TF Addons' TimeStopping is gone with TF Addons). A budget
+    in minutes is how a "per CPU-hour" recipe is stated; ending a cosine schedule a few epochs early
+    costs little, since its last epochs run at a tiny learning rate.
+    """
+
+    def __init__(self, minutes: float, clock: Clock):
+        super().__init__()
+        self.budget, self.clock = float(minutes) * 60, clock
+        self.stopped_at: int | None = None
+        self.slowest = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.slowest = max(self.slowest, time.perf_counter() - self._epoch_start)
+        spent = self.clock.seconds()
+        if spent + self.slowest > self.budget:
+            self.stopped_at = epoch + 1
+            self.model.stop_training = True
+            log.info("time budget of %.0f min: stopping after epoch %d (%.1f min spent)", self.budget / 60,
+                     epoch + 1, spent / 60)
+
+    def state(self) -> dict:
+        return {"slowest": self.slowest, "stopped_at": self.stopped_at}
+
+    def load_state(self, state: dict) -> None:
+        self.slowest, self.stopped_at = float(state["slowest"]), state["stopped_at"]
+
+
+class TimeCosine(keras.callbacks.Callback):
+    """Cosine from the learning rate down to the floor over the time budget, not over a step count.
+
+    On this project's shared 2-core CPU epochs of the same network vary (29-37 s in one run), so a
+    step-based cosine sized for a budget either ends early or is cut off half-way down. Keyed on the
+    time spent, the rate reaches its floor when the budget does, and TimeBudget ends training at the
+    last whole epoch that fits.
+    """
+
+    def __init__(self, peak: float, floor: float, minutes: float, clock: Clock):
+        super().__init__()
+        self.peak, self.floor, self.budget, self.clock = peak, floor, float(minutes) * 60, clock
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = learning_rate_at(self.clock.seconds() / self.budget, self.peak, self.floor)
+
+
+class KeepLastWeights(keras.callbacks.Callback):
+    """Holds the weights seen at the end of the last epoch and puts them back when training ends.
+
+    With `train.ema_momentum` these are the moving average's weights (SwapEMA has swapped them in by
+    then). Keras' own end of fit does not guarantee that: when a callback stops training before
+    `epochs`, `finalize_variable_values` copies what the optimizer holds as the average, which after
+    the swap is the raw weights.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+
+
+class SwapEMA(keras.callbacks.SwapEMAWeights):
+    """Keras' SwapEMAWeights(swap_on_epoch=True), told when a resumed model starts swapped.
+
+    From the end of each epoch to the start of the next the model holds the averaged weights, so
+    validation, early stopping, the snapshot and the saved model all see the average. A snapshot
+    taken at an epoch's end therefore holds the swapped state; after loading it this callback must
+    swap back before the next epoch trains, as it would have without the interruption.
+    """
+
+    def __init__(self):
+        super().__init__(swap_on_epoch=True)
+
+    def mark_swapped(self) -> None:
+        self._ema_weights_in_model = True
+
+
+class EarlyStoppingState:
+    """Snapshot and restore of Keras' EarlyStopping counters and best weights (it keeps no state API)."""
+
+    FIELDS = ("wait", "stopped_epoch", "best", "best_epoch")
+
+    @staticmethod
+    def state(callback: keras.callbacks.EarlyStopping) -> tuple[dict, list | None]:
+        return ({name: _plain(getattr(callback, name)) for name in EarlyStoppingState.FIELDS},
+                callback.best_weights)
+
+    @staticmethod
+    def load_state(callback: keras.callbacks.EarlyStopping, state: dict, best_weights: list | None) -> None:
+        for name in EarlyStoppingState.FIELDS:
+            setattr(callback, name, state[name])
+        callback.best_weights = best_weights
+
+
+class PlateauState:
+    """Snapshot and restore of ReduceLROnPlateau's counters (the rate itself is an optimizer variable)."""
+
+    FIELDS = ("wait", "best", "cooldown_counter")
+
+    @staticmethod
+    def state(callback: keras.callbacks.ReduceLROnPlateau) -> dict:
+        return {name: _plain(getattr(callback, name)) for name in PlateauState.FIELDS}
+
+    @staticmethod
+    def load_state(callback: keras.callbacks.ReduceLROnPlateau, state: dict) -> None:
+        for name in PlateauState.FIELDS:
+            setattr(callback, name, state[name])
+
+
+def _plain(value):
+    """A JSON-safe number (Keras keeps some counters as numpy scalars, `best` may be inf)."""
+    if value is None:
+        return None
+    value = float(value) if isinstance(value, (float, np.floating)) else int(value)
+    return value
