@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from ..paths import repo_root
-
 log = logging.getLogger(__name__)
 
 STATE_ENV = "FACIAL_EMOTION_STATE_DIR"
@@ -38,10 +36,14 @@ META = "state.json"
 
 
 def state_root() -> Path:
-    """Where snapshots live: $FACIAL_EMOTION_STATE_DIR, else `.state/` at the repository root
-    (git- and DVC-ignored). Point it at a disk that outlives the machine for preemptible runs."""
+    """Where snapshots live: $FACIAL_EMOTION_STATE_DIR, else `.state/` at the root of the work tree
+    the stage runs in (git- and DVC-ignored). Not DVC_ROOT: a queued experiment runs in a temporary
+    copy, and parallel queue workers must not share one snapshot folder per model."""
     env = os.environ.get(STATE_ENV, "").strip()
-    return Path(env).expanduser().resolve() if env else repo_root() / ".state"
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path.cwd().resolve()
+    return next((p for p in (here, *here.parents) if (p / "dvc.yaml").exists()), here) / ".state"
 
 
 def _sha256(*chunks: bytes) -> str:
