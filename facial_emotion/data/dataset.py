@@ -24,6 +24,8 @@ class FaceDataset:
     rows: np.ndarray  # int64 [n]: 0-based data row (CSV) or file index (folders) in the source
     rejected: Counter = field(default_factory=Counter)  # reason -> count of skipped rows
     notes: list[str] = field(default_factory=list)  # things a person should know about the input
+    skipped: Counter = field(default_factory=Counter)  # reason -> count of input files that are not faces (Thumbs.db)
+    followed_links: list[str] = field(default_factory=list)  # linked folders read, as 'link -> target'
     source: str = "unknown"  # csv | folders | synthetic: travels with the arrays to every stage
     sha256: str = "unknown"  # of the input, so every MLflow run can name the data it saw
 

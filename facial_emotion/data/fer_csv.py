@@ -22,6 +22,7 @@ from ..labels import IMAGE_SIZE, NUM_CLASSES, USAGES
 from .dataset import FaceDataset, IngestError
 from .fer_csv_arrow import HEADER, PIXELS, parse_clean, read_clean_file
 from .fer_csv_arrow import usage_codes as _usage_codes
+from .sniff import HEAD_BYTES, gzip_problem
 
 _BLOCK_ROWS = 2048
 _SPACE, _COMMA, _NEWLINE, _ZERO, _NINE = 32, 44, 10, 48, 57
@@ -41,12 +42,18 @@ def read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise IngestError(f"{path}: file not found")
     raw = path.read_bytes()
-    if path.suffix == ".gz":
-        try:
-            raw = _gunzip(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise IngestError(f"{path}: not a complete gzip file ({exc}); download it again") from None
-    return raw
+    return gunzip_or_error(raw, str(path)) if path.suffix == ".gz" else raw
+
+
+def gunzip_or_error(data: bytes, name: str) -> bytes:
+    """Inflated gzip bytes; plain text named .gz or a truncated archive is a one-line error saying which."""
+    problem = gzip_problem(name, data[:HEAD_BYTES])
+    if problem:
+        raise IngestError(f"{name}: {problem}")
+    try:
+        return _gunzip(data)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise IngestError(f"{name}: not a complete gzip file ({exc}); download it again") from None
 
 
 def _gunzip(data: bytes) -> bytes:

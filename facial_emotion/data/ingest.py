@@ -1,24 +1,27 @@
-"""Pick the input (real CSV, image folders or synthetic stand-in), read it, and summarise it."""
+"""Find the input (real CSV, image folders or synthetic stand-in), read it, and summarise it."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..labels import EMOTIONS, USAGES
+from .archives import Archive
+from .csv_layouts import CsvLayout, to_fer2013
 from .dataset import FaceDataset, IngestError
-from .fer_csv import read_fer_csv
-from .folders import has_folder_layout, read_image_folders
+from .discover import SOURCES, Discovery, Found, discover
+from .fer_csv import gunzip_or_error, parse_fer_bytes, read_bytes, read_fer_csv
+from .folders import ImageFile, Listing, read_image_folders, read_listing, split_name
 
 log = logging.getLogger(__name__)
 
-CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz")
-SOURCES = ("auto", "csv", "folders", "synthetic")
+__all__ = ["SOURCES", "IngestResult", "ingest", "resolve_source", "summarise"]
 _EXAMPLES = 48  # row indices listed per finding, enough for a thumbnail gallery
 
 
@@ -26,59 +29,106 @@ _EXAMPLES = 48  # row indices listed per finding, enough for a thumbnail gallery
 class IngestResult:
     dataset: FaceDataset
     source: str  # csv | folders | synthetic
-    input_path: str
-    sha256: str
+    input_path: str  # the file or folder read, with ':member' inside an archive
+    sha256: str  # of the CSV's uncompressed content, of the archive file, or over a folder's names and bytes
+    discovery: Discovery | None = None
+    usable_usages: list[str] = field(default_factory=lambda: list(USAGES))
 
 
-def find_csv(raw_dir: Path) -> Path | None:
-    for name in CSV_NAMES:
-        if (raw_dir / name).is_file():
-            return raw_dir / name
-    return None
+def resolve_source(raw_dir: str | Path, source: str) -> str:
+    """csv, folders or synthetic: what `ingest` would read for `data.source` (errors as it would raise them)."""
+    return discover(raw_dir, source).kind
 
 
-def resolve_source(raw_dir: Path, source: str) -> str:
-    """`auto` becomes csv, folders or synthetic by what data/raw/ holds; explicit choices are checked."""
-    if source not in SOURCES:
-        raise IngestError(f"params.yaml data.source: must be one of {', '.join(SOURCES)}, not {source!r}")
-    if source == "auto":
-        if find_csv(raw_dir):
-            return "csv"
-        if has_folder_layout(raw_dir):
-            return "folders"
-        return "synthetic"
-    if source == "csv" and not find_csv(raw_dir):
-        raise IngestError(f"{raw_dir}: data.source is 'csv' but neither fer2013.csv nor fer2013.csv.gz is there")
-    if source == "folders" and not has_folder_layout(raw_dir):
-        raise IngestError(f"{raw_dir}: data.source is 'folders' but there is no train/ or test/ folder")
-    return source
-
-
-def ingest(raw_dir: str | Path, source: str, on_bad_row: str, synthetic_rows: int, synthetic_seed: int) -> IngestResult:
-    """Read the chosen source; the dataset carries its source and sha256 from here on."""
-    result = _read(Path(raw_dir), resolve_source(Path(raw_dir), source), on_bad_row, synthetic_rows, synthetic_seed)
+def ingest(raw_dir: str | Path, source: str, on_bad_row: str, synthetic_rows: int, synthetic_seed: int,
+           found: Discovery | None = None) -> IngestResult:
+    """Read what `discover` chose (or `found`, when the caller discovered it first); the dataset carries
+    its source and sha256 from here on."""
+    found = found or discover(raw_dir, source)
+    _log_discovery(found)
+    if found.chosen is None:
+        result = _synthetic(found, synthetic_rows, synthetic_seed)
+    else:
+        dataset, sha = read_found(found.chosen, on_bad_row)
+        usable = list(USAGES) if found.chosen.kind == "csv" and found.chosen.complete else \
+            ["Training"] if found.chosen.kind == "csv" else ["Training", "PublicTest"]
+        result = IngestResult(dataset, found.chosen.kind, found.chosen.shown, sha, found, usable)
     result.dataset.source, result.dataset.sha256 = result.source, result.sha256
     return result
 
 
-def _read(raw_dir: Path, source: str, on_bad_row: str, synthetic_rows: int, synthetic_seed: int) -> IngestResult:
-    if source == "csv":
-        path = find_csv(raw_dir)
-        dataset, sha = read_fer_csv(path, on_bad_row)
-        return IngestResult(dataset, "csv", str(path), sha)
-    if source == "folders":
-        dataset, sha = read_image_folders(raw_dir, on_bad_row)
-        return IngestResult(dataset, "folders", str(raw_dir), sha)
+def _log_discovery(found: Discovery) -> None:
+    if found.chosen is not None:
+        log.info("reading %s", found.chosen.describe())
+    for item in found.passed_over:
+        (log.info if item.ignorable else log.warning)("passed over %s: %s", item.path, item.reason)
+
+
+def read_found(found: Found, on_bad_row: str) -> tuple[FaceDataset, str]:
+    """Read one discovered input: plain FER2013 CSVs take the fast Arrow path; the rest the exact parser."""
+    if found.kind == "csv" and found.archive is None:
+        if found.layout.name == "fer2013":
+            return read_fer_csv(found.path, on_bad_row)
+        raw = read_bytes(found.path)
+        return _parse(raw, found.layout, str(found.path), on_bad_row), hashlib.sha256(raw).hexdigest()
+    if found.kind == "folders" and found.archive is None:
+        return read_image_folders(found.path, on_bad_row)
+    archive = Archive(found.path)
+    if found.kind == "csv":
+        raw = next((data for _, data in archive.read(lambda name: name == found.member)), None)
+        if raw is None:
+            raise IngestError(f"{found.shown}: the member is gone from the archive (was it replaced meanwhile?)")
+        if found.member.lower().endswith(".gz"):
+            raw = gunzip_or_error(raw, found.shown)
+        return _parse(raw, found.layout, found.shown, on_bad_row), archive.sha256()
+    return _read_archive_folders(archive, found, on_bad_row), archive.sha256()
+
+
+def _parse(raw: bytes, layout: CsvLayout, name: str, on_bad_row: str) -> FaceDataset:
+    if layout.name == "fer2013":
+        return parse_fer_bytes(raw, name, on_bad_row)
+    converted, rejected, notes = to_fer2013(raw, layout, name, on_bad_row)
+    del raw
+    dataset = parse_fer_bytes(converted, name, on_bad_row)
+    dataset.rejected.update(rejected)
+    dataset.notes = notes + dataset.notes
+    return dataset
+
+
+def _read_archive_folders(archive: Archive, found: Found, on_bad_row: str) -> FaceDataset:
+    prefix = tuple(found.member.split("/")) if found.member else ()
+
+    def under_split(name: str) -> bool:
+        parts = tuple(name.split("/"))
+        return len(parts) > len(prefix) + 1 and parts[: len(prefix)] == prefix and bool(split_name(parts[len(prefix)]))
+
+    files = []
+    for name, data in archive.read(under_split):
+        parts = tuple(name.split("/"))[len(prefix):]
+        files.append(ImageFile(parts, None, "link_in_archive") if data is None else
+                     ImageFile(parts, lambda data=data: data))
+    base = f"{archive.path}:{found.member + '/' if found.member else ''}"
+    listing = Listing(files, lambda parts: base + "/".join(parts), [])
+    dataset, _ = read_listing(listing, found.shown, on_bad_row)
+    return dataset
+
+
+def _synthetic(found: Discovery, synthetic_rows: int, synthetic_seed: int) -> IngestResult:
     from .synthetic import generate_fer_csv
 
-    log.warning("No FER2013 in %s: generating %d SYNTHETIC faces (seed %d). Results will not mean anything "
-                "about real faces; put fer2013.csv in %s for real data.", raw_dir, synthetic_rows, synthetic_seed, raw_dir)
+    why = (f"data.source is 'synthetic'" if found.source == "synthetic" else
+           f"{found.raw_dir} holds no FER2013 (only README.md and .gitkeep"
+           + (", and system or hidden files" if found.passed_over else "") + ")")
+    log.warning("%s: generating %d SYNTHETIC faces (seed %d). Results will not mean anything about real faces; "
+                "put FER2013 (e.g. fer2013.csv or Kaggle's fer2013.tar.gz) in %s for real data.",
+                why, synthetic_rows, synthetic_seed, found.raw_dir)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fer2013_synthetic.csv"
         generate_fer_csv(path, synthetic_rows, synthetic_seed)
         dataset, sha = read_fer_csv(path, "error")
     dataset.notes.append(f"SYNTHETIC data: {synthetic_rows} generated faces (seed {synthetic_seed}), not FER2013")
-    return IngestResult(dataset, "synthetic", f"synthetic(n_rows={synthetic_rows}, seed={synthetic_seed})", sha)
+    return IngestResult(dataset, "synthetic", f"synthetic(n_rows={synthetic_rows}, seed={synthetic_seed})", sha,
+                        found)
 
 
 def blank_images(images: np.ndarray, max_std: float) -> np.ndarray:
@@ -107,9 +157,18 @@ def _split_groups(order: np.ndarray, sorted_keys: np.ndarray, dup_keys: np.ndarr
     return [order[b:e] for b, e in zip(bounds, ends)]
 
 
+def _input(result: IngestResult) -> dict[str, Any]:
+    """What was read: path, archive member, layout (`path` alone for synthetic data)."""
+    chosen = result.discovery.chosen if result.discovery else None
+    if chosen is None:
+        return {"path": result.input_path, "member": None, "archive": None, "kind": result.source,
+                "layout": result.source, "description": result.input_path}
+    return chosen.as_json()
+
+
 def summarise(result: IngestResult, blank_max_std: float) -> dict[str, Any]:
     """The ingest summary JSON: what was read, how many of each, and what looks wrong in it."""
-    ds = result.dataset
+    ds, found = result.dataset, result.discovery
     by_usage_class = {
         usage: {EMOTIONS[c]: int(((ds.usage == usage) & (ds.labels == c)).sum()) for c in range(len(EMOTIONS))}
         for usage in USAGES
@@ -121,7 +180,12 @@ def summarise(result: IngestResult, blank_max_std: float) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "source": result.source,
         "synthetic": result.source == "synthetic",
-        "input": result.input_path,
+        "input": _input(result),
+        "passed_over": [{"path": p.path, "reason": p.reason} for p in found.passed_over] if found else [],
+        "skipped_files": dict(sorted(ds.skipped.items())),
+        "skipped_files_total": int(sum(ds.skipped.values())),
+        "linked_folders_followed": list(ds.followed_links),
+        "usable_usages": list(result.usable_usages),
         "sha256": result.sha256,
         "rows": len(ds),
         "by_class": {EMOTIONS[c]: int((ds.labels == c).sum()) for c in range(len(EMOTIONS))},

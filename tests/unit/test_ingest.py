@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections import Counter
 from pathlib import Path
@@ -48,12 +49,12 @@ def test_empty_raw_dir_auto_is_synthetic(tmp_path) -> None:
 
 
 def test_empty_raw_dir_csv_is_an_error(tmp_path) -> None:
-    with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'csv' but neither fer2013.csv"):
+    with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'csv' but there is no FER2013 CSV here. Found: nothing. Understood: "):
         resolve_source(tmp_path, "csv")
 
 
 def test_empty_raw_dir_folders_is_an_error(tmp_path) -> None:
-    with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'folders' but there is no train/"):
+    with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'folders' but there are no FER2013 image folders here"):
         resolve_source(tmp_path, "folders")
 
 
@@ -69,7 +70,8 @@ def test_explicit_synthetic_wins_over_present_data(tmp_path) -> None:
 
 @pytest.mark.parametrize("name", ["fer2013.csv", "fer2013.csv.gz"])
 def test_csv_is_preferred_over_folders(tmp_path, name: str) -> None:
-    (tmp_path / name).write_bytes(b"")
+    header = b"emotion,pixels,Usage\n"
+    (tmp_path / name).write_bytes(gzip.compress(header) if name.endswith(".gz") else header)
     (tmp_path / "train" / "happy").mkdir(parents=True)
     assert resolve_source(tmp_path, "auto") == "csv"
     assert resolve_source(tmp_path, "folders") == "folders"
