@@ -12,9 +12,9 @@ import stat
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 from .dataset import IngestError
 from .sniff import GZIP_MAGIC, HEAD_BYTES

@@ -25,8 +25,15 @@ from .archives import UNREADABLE_ARCHIVES, Archive, Member, archive_format
 from .csv_layouts import KNOWN_NAMES, CsvLayout, layout_of
 from .dataset import IngestError
 from .folders import split_name, system_or_hidden
-from .sniff import (HEAD_BYTES, decoded_first_line, encoding_problem, gunzip_head, gzip_problem,
-                    plain_csv_problem, without_gz)
+from .sniff import (
+    HEAD_BYTES,
+    decoded_first_line,
+    encoding_problem,
+    gunzip_head,
+    gzip_problem,
+    plain_csv_problem,
+    without_gz,
+)
 
 SOURCES = ("auto", "csv", "folders", "synthetic")
 PROJECT_FILES = ("README.md", ".gitkeep")  # data/raw/'s own files, kept in git
@@ -119,17 +126,18 @@ def discover(raw_dir: str | Path, source: str = "auto") -> Discovery:
     return _choose(raw_dir, source, scan)
 
 
-def _choose(raw_dir: Path, source: str, scan: "_Scan") -> Discovery:
+def _choose(raw_dir: Path, source: str, scan: _Scan) -> Discovery:
     passed = list(scan.passed)
     if source == "synthetic":
         passed += [PassedOver(f.named, f"{f.describe()}; not read: data.source is 'synthetic'") for f in scan.found]
-        passed += [PassedOver(where, f"{message}; data.source is 'synthetic'") for _, where, message in scan.broken]
+        passed += [PassedOver(where, f"{problem}; data.source is 'synthetic'") for _, where, problem in scan.broken]
         return Discovery(raw_dir, source, None, _collapse(passed))
     wanted = [f for f in scan.found if source in ("auto", f.kind)]
-    broken = [message for kind, _, message in scan.broken if source == "auto" or kind in (source, "any")]
+    broken = [f"{where}: {problem}" for kind, where, problem in scan.broken
+              if source == "auto" or kind in (source, "any")]
     if broken:
         raise IngestError("; ".join(broken))
-    passed += [PassedOver(where, message) for _, where, message in scan.broken]
+    passed += [PassedOver(where, problem) for _, where, problem in scan.broken]
     if not wanted:
         passed += [PassedOver(f.named, f"{f.describe()}; not read: data.source is '{source}'") for f in scan.found]
         passed = _collapse(passed)
@@ -253,7 +261,7 @@ class _Scan:
     def __init__(self) -> None:
         self.found: list[Found] = []
         self.passed: list[PassedOver] = []
-        self.broken: list[tuple[str, str, str]] = []  # (csv | folders | any, path, one-line message)
+        self.broken: list[tuple[str, str, str]] = []  # (csv | any, path, what is wrong and the fix)
 
     def empty(self) -> bool:
         return not self.found and not self.broken
@@ -276,7 +284,7 @@ class _Scan:
         name, shown = here[-1], view.show(here)
         junk = system_or_hidden(name)
         if junk:
-            what = "operating-system file" if junk == "system_file" else "hidden file or folder"
+            what = ("operating-system " if junk == "system_file" else "hidden ") + ("folder" if kind == "dir" else "file")
             self.passed.append(PassedOver(shown, what, ignorable=True))
         elif kind == "dangling":
             self.passed.append(PassedOver(shown, "a link whose target is missing"))
@@ -329,7 +337,7 @@ class _Scan:
             archive = Archive(path)
             members, heads = archive.scan(lambda n: _is_csv_name(n) and n.count("/") <= 1)
         except IngestError as exc:
-            self.broken.append(("any", str(path), str(exc)))
+            self.broken.append(("any", str(path), str(exc).removeprefix(f"{path}: ")))
             return
         inner = _Scan()
         inner.folder(_ArchiveView(path, archive.format, members, heads), (), 0)
@@ -348,7 +356,7 @@ class _Scan:
         try:
             head = view.head(here)
         except OSError as exc:
-            self.broken.append(("csv", shown, f"{shown}: can't be read ({exc.strerror or exc})"))
+            self.broken.append(("csv", shown, f"can't be read ({exc.strerror or exc})"))
             return
         problem = gzip_problem(name, head) if name.lower().endswith(".gz") else plain_csv_problem(name, head)
         if problem is None and name.lower().endswith(".gz"):
@@ -357,7 +365,7 @@ class _Scan:
             except ValueError as exc:
                 problem = f"not a complete gzip file ({exc}); download it again"
         if problem is not None:
-            self.broken.append(("csv", shown, f"{shown}: {problem}"))
+            self.broken.append(("csv", shown, problem))
             return
         if not head.strip():
             self._csv_problem(shown, intended, "the file is empty")
@@ -382,11 +390,11 @@ class _Scan:
 
     def _csv_problem(self, shown: str, intended: bool, problem: str) -> None:
         if intended:
-            self.broken.append(("csv", shown, f"{shown}: {problem}"))
+            self.broken.append(("csv", shown, problem))
         else:
             self.passed.append(PassedOver(shown, f"a CSV that is not FER2013: {problem}"))
 
-    def merge(self, other: "_Scan") -> None:
+    def merge(self, other: _Scan) -> None:
         self.found += other.found
         self.passed += other.passed
         self.broken += other.broken

@@ -116,7 +116,7 @@ def _read_archive_folders(archive: Archive, found: Found, on_bad_row: str) -> Fa
 def _synthetic(found: Discovery, synthetic_rows: int, synthetic_seed: int) -> IngestResult:
     from .synthetic import generate_fer_csv
 
-    why = (f"data.source is 'synthetic'" if found.source == "synthetic" else
+    why = ("data.source is 'synthetic'" if found.source == "synthetic" else
            f"{found.raw_dir} holds no FER2013 (only README.md and .gitkeep"
            + (", and system or hidden files" if found.passed_over else "") + ")")
     log.warning("%s: generating %d SYNTHETIC faces (seed %d). Results will not mean anything about real faces; "
@@ -196,7 +196,7 @@ def summarise(result: IngestResult, blank_max_std: float) -> dict[str, Any]:
         "notes": list(ds.notes),
         "blank_images": {
             "rule": f"pixel standard deviation <= {blank_max_std}",
-            "count": int(len(blanks)),
+            "count": len(blanks),
             "indices": blanks[:_EXAMPLES].tolist(),
         },
         "duplicate_images": {

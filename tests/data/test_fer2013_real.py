@@ -5,12 +5,19 @@ Needs the verified copy at ../shared/data/fer2013/fer2013.csv.gz (or FER2013_PAT
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import struct
+import tarfile
+
 import numpy as np
 import pytest
+from isal import igzip
 
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.fer_csv import parse_fer_bytes, read_bytes, read_fer_csv
 from facial_emotion.data.fer_csv_arrow import parse_clean
+from facial_emotion.data.ingest import ingest
 from facial_emotion.data.splits import challenge_split, official_split, seed_split
 from facial_emotion.labels import IMAGE_SIZE, NUM_CLASSES
 
@@ -95,3 +102,32 @@ def test_challenge_split_counts(fer2013) -> None:
     ds, _ = fer2013
     split = challenge_split(ds)
     assert (len(split.train), len(split.val), len(split.test)) == (28709, 3589, 3589)
+
+
+def build_kaggle_tarball(csv_gz, tarball) -> None:
+    """fer2013.tar.gz as Kaggle served it (fer2013/fer2013.csv beside a README), streamed, never committed."""
+    with open(csv_gz, "rb") as fh:
+        fh.seek(-4, 2)
+        size = struct.unpack("<I", fh.read(4))[0]  # gzip's ISIZE: the CSV's size (it is under 4 GiB)
+    with igzip.open(tarball, "wb", compresslevel=0) as out, tarfile.open(fileobj=out, mode="w|") as tar:
+        info = tarfile.TarInfo("fer2013/fer2013.csv")
+        info.size = size
+        with gzip.open(csv_gz, "rb") as csv:
+            tar.addfile(info, csv)
+        tar.addfile(tarfile.TarInfo("fer2013/README"))
+
+
+def test_kaggle_tarball_in_data_raw_gives_the_same_rows_as_the_csv_gz(fer2013, fer2013_path, tmp_path) -> None:
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    tarball = raw / "fer2013.tar.gz"
+    build_kaggle_tarball(fer2013_path, tarball)
+    result = ingest(raw, "auto", "error", 10, 0)
+    ds, plain = result.dataset, fer2013[0]
+    assert result.source == "csv" and result.input_path == f"{tarball}:fer2013/fer2013.csv"
+    assert result.sha256 == hashlib.sha256(tarball.read_bytes()).hexdigest()
+    assert len(ds) == 35887 and not ds.rejected
+    assert {usage: int((ds.usage == usage).sum()) for usage in USAGE_COUNTS} == USAGE_COUNTS
+    assert np.bincount(ds.labels, minlength=NUM_CLASSES).tolist() == CLASS_COUNTS
+    assert np.array_equal(ds.usage, plain.usage) and np.array_equal(ds.labels, plain.labels)
+    assert np.array_equal(ds.images, plain.images)

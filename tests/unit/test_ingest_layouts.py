@@ -307,7 +307,7 @@ def test_junk_in_a_zipped_image_layout_is_skipped_and_counted(raw) -> None:
     result, summary = read(raw)
     assert_folder_rows(result.dataset)
     assert summary["skipped_files"] == {"not_an_image": 1, "system_file": 1}
-    assert passed(summary) == {f"{raw / 'archive.zip'}:__MACOSX": "operating-system file"}
+    assert passed(summary) == {f"{raw / 'archive.zip'}:__MACOSX": "operating-system folder"}
 
 
 def test_dangling_links_and_linked_folders_are_counted(raw, tmp_path) -> None:
@@ -412,6 +412,36 @@ def test_a_gz_that_is_plain_text_says_rename_it_not_download_again(raw) -> None:
     assert "download it again" not in str(info.value)
 
 
+def test_a_broken_csv_is_only_passed_over_when_data_source_is_folders(raw) -> None:
+    (raw / "fer2013.csv.gz").write_bytes(fer_csv())
+    write_tree(raw, image_tree())
+    result, summary = read(raw, "folders")
+    assert result.source == "folders"
+    assert passed(summary)[str(raw / "fer2013.csv.gz")].startswith("not gzip: it is plain text")
+
+
+def test_a_gz_that_is_a_zip_says_so(raw) -> None:
+    write_zip(raw / "fer2013.csv.gz", {"fer2013.csv": fer_csv()})
+    assert one_line_error(raw).endswith("fer2013.csv.gz: not gzip: it is a zip archive: rename it to fer2013.csv.zip")
+
+
+@pytest.mark.parametrize("name", ["fer2013.csv", "icml_face_data.csv", "train.csv"])
+def test_a_known_csv_with_another_header_is_an_error_even_beside_folders(raw, name) -> None:
+    (raw / name).write_bytes(b"emotion;pixels;Usage\n0;1 2 3;Training\n")  # re-saved with semicolons
+    write_tree(raw, image_tree())
+    message = one_line_error(raw)
+    assert message.startswith(f"{raw / name}: header 'emotion;pixels;Usage' is none of FER2013's")
+
+
+def test_kaggle_train_csv_with_a_bad_row_names_its_line_or_skips_it(raw) -> None:
+    lines = kaggle_train_csv().split(b"\n")
+    lines[3] = lines[3] + b",Training"
+    (raw / "train.csv").write_bytes(b"\n".join(lines))
+    assert one_line_error(raw) == f"{raw / 'train.csv'} line 4: expected 2 fields (emotion,pixels), found 3"
+    result, summary = read(raw, on_bad_row="skip")
+    assert summary["rejected"] == {"field_count": 1} and len(result.dataset) == 6
+
+
 def test_a_csv_that_is_gzip_says_rename_it(raw) -> None:
     (raw / "fer2013.csv").write_bytes(gzip.compress(fer_csv()))
     assert one_line_error(raw).endswith("fer2013.csv: gzip-compressed, though named .csv: rename it to fer2013.csv.gz")
@@ -431,7 +461,7 @@ def test_a_utf16_csv_says_which_encoding_it_found(raw, codec, found) -> None:
 
 @pytest.mark.parametrize("header, found", [
     ("émotion,pixels,Usage".encode("latin-1"), "byte 0xE9 at column 1 is not UTF-8 either (an 8-bit encoding such as Latin-1"),
-    ("émotion,pixels,Usage".encode("utf-8"), "UTF-8 text with non-ASCII characters from column 1"),
+    ("émotion,pixels,Usage".encode(), "UTF-8 text with non-ASCII characters from column 1"),
 ])
 def test_a_non_ascii_header_without_bom_says_which_encoding_it_found(raw, header, found) -> None:
     (raw / "fer2013.csv").write_bytes(header + b"\n" + fer_csv(rows(3)).split(b"\n", 1)[1])
