@@ -1,5 +1,5 @@
 """Parsing the real FER2013: our reader against the first study's pandas + str.split method, and
-ingest through each layout users download (.csv.gz vs Kaggle's .tar.gz vs a .zip).
+ingest through each layout users download (.csv.gz vs Kaggle's .tar.gz vs a .zip vs icml_face_data.csv).
 
     python benchmarks/ingest.py [PATH] [--repeat N] [--only parsers|layouts] [--with-folders]
 
@@ -10,8 +10,8 @@ exact numpy parser alone (the path that reads, or names the errors of, a file th
 does not vouch for), with the standard library's gunzip.
 
 Layouts: temporary data/raw/ folders are built in a temp dir from PATH (Kaggle's
-fer2013.tar.gz with fer2013/fer2013.csv; a zip with fer2013.csv; with --with-folders also the
-image-folder archive.zip of PNGs) and `ingest()` reads each end to end: discovery, reading in
+fer2013.tar.gz with fer2013/fer2013.csv; a zip with fer2013.csv; icml_face_data.csv; with
+--with-folders also the image-folder archive.zip of PNGs) and `ingest()` reads each end to end: discovery, reading in
 place, hashing. The .csv.gz row is the baseline, measured in the same run. The archives are
 deleted afterwards; never commit them.
 """
@@ -117,6 +117,19 @@ def build_layouts(csv_gz: Path, tmp: Path, with_folders: bool) -> dict[str, Path
             gzip.open(csv_gz, "rb") as csv, zf.open("fer2013.csv", "w", force_zip64=True) as member:
         shutil.copyfileobj(csv, member, 1 << 22)
     layouts["fer2013.zip: fer2013.csv"] = zip_dir
+
+    icml_dir = tmp / "icml" / "data" / "raw"  # the challenge page's layout: rewritten line by line on reading
+    icml_dir.mkdir(parents=True)
+    with gzip.open(csv_gz, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    lines[0] = b"emotion, Usage, pixels"
+    for i in range(1, len(lines)):
+        if lines[i]:
+            emotion, pixels, usage = lines[i].split(b",")
+            lines[i] = b",".join((emotion, usage, pixels))
+    (icml_dir / "icml_face_data.csv").write_bytes(b"\n".join(lines))
+    del lines
+    layouts["icml_face_data.csv (other column order)"] = icml_dir
 
     if with_folders:
         import cv2

@@ -82,21 +82,20 @@ def to_fer2013(raw: bytes, layout: CsvLayout, name: str, on_bad_row: str) -> tup
         notes.append("Kaggle's train.csv holds FER2013's Training rows only: every row is read as Training, "
                      "and there is no PublicTest or PrivateTest (use split.strategy: seed)")
     lines = raw.split(b"\n")
+    lines[0] = HEADER
     emotion, pixels, usage = layout.index
     rejected: Counter = Counter()
-    out = [HEADER]
-    for number, line in enumerate(lines[1:], start=2):
-        if not line:
-            out.append(line)
+    for i in range(1, len(lines)):  # in place: each old line is freed as its new one is made
+        if not lines[i]:
             continue
-        fields = line.split(b",")
+        fields = lines[i].split(b",")
         if len(fields) != layout.width:
             if on_bad_row == "error":
-                raise IngestError(f"{name} line {number}: expected {layout.width} fields ({layout.header}), "
+                raise IngestError(f"{name} line {i + 1}: expected {layout.width} fields ({layout.header}), "
                                   f"found {len(fields)}")
             rejected["field_count"] += 1
-            out.append(b"")
+            lines[i] = b""
             continue
         fields = [f.strip().strip(b'"').strip() for f in fields]
-        out.append(b",".join((fields[emotion], fields[pixels], fields[usage] if usage >= 0 else b"Training")))
-    return b"\n".join(out), rejected, notes
+        lines[i] = b",".join((fields[emotion], fields[pixels], fields[usage] if usage >= 0 else b"Training"))
+    return b"\n".join(lines), rejected, notes

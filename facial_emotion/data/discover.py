@@ -276,6 +276,10 @@ class _Scan:
             here = (*rel, name)
             if name in splits:
                 continue
+            if splits and kind == "dir" and name.lower() in ("val", "valid", "validation", "dev"):
+                self.passed.append(PassedOver(view.show(here) + "/", "a split folder other than train/ and test/: "
+                                              "not read (the image layout is train/ -> Training, test/ -> PublicTest)"))
+                continue
             if not view.in_archive and depth == 0 and name in PROJECT_FILES:
                 continue
             self.entry(view, here, kind, depth)
@@ -324,7 +328,7 @@ class _Scan:
         if not inner.empty():
             self.merge(inner)
             return
-        names = [p.path.rsplit("/", 1)[-1] for p in inner.passed]
+        names = [p.path.rstrip("/").rsplit("/", 1)[-1] + ("/" if p.path.endswith("/") else "") for p in inner.passed]
         if not names:
             self.passed.append(PassedOver(shown + "/", "an empty folder"))
             return

@@ -242,6 +242,36 @@ def test_kaggle_competition_download_reads_the_complete_csv_and_names_the_rest(r
     assert "another copy of FER2013" in reasons[f"{raw / 'fer2013.tar.gz'}:fer2013/fer2013.csv"]
 
 
+def test_the_competition_zip_as_downloaded_is_read_from_its_icml_member(raw) -> None:
+    """Kaggle's whole-competition download: one zip with every file of the challenge in it."""
+    archive = write_zip(raw / "challenges-in-representation-learning-facial-expression-recognition-challenge.zip", {
+        "example_submission.csv": b"Id,Emotion\n1,0\n", "icml_face_data.csv": icml_csv(),
+        "train.csv": kaggle_train_csv(), "test.csv": kaggle_test_csv(),
+        "fer2013.tar.gz": write_tar(raw.parent / "inner.tar.gz", {"fer2013/fer2013.csv": fer_csv()}).read_bytes()})
+    result, summary = read(raw)
+    assert_rows(result.dataset)
+    assert summary["input"]["path"] == str(archive) and summary["input"]["member"] == "icml_face_data.csv"
+    reasons = passed(summary)
+    assert "an archive inside the archive" in reasons[f"{archive}:fer2013.tar.gz"]
+    assert "Training rows only" in reasons[f"{archive}:train.csv"]
+    assert "cannot be used" in reasons[f"{archive}:test.csv"]
+
+
+def test_the_report_shows_the_archive_member_read() -> None:
+    from facial_emotion.report.index import _data_facts
+
+    facts = _data_facts({"input": {"path": "data/raw/fer2013.tar.gz", "member": "fer2013/fer2013.csv"}}, {})
+    assert facts["input"] == "data/raw/fer2013.tar.gz:fer2013/fer2013.csv"
+    assert _data_facts({"input": {"path": "data/raw/fer2013.csv", "member": None}}, {})["input"] == "data/raw/fer2013.csv"
+
+
+def test_a_validation_folder_beside_train_and_test_is_named(raw) -> None:
+    tree = image_tree()
+    write_tree(raw, {**tree, "val/happy/x.png": next(iter(tree.values()))})
+    reason = passed(read(raw)[1])[f"{raw / 'val'}/"]
+    assert reason.startswith("a split folder other than train/ and test/: not read")
+
+
 # --- the image-folder layout ----------------------------------------------------------------------
 
 
