@@ -152,12 +152,16 @@ class _ArchiveErrors:
             isal_errors: tuple = (isal_zlib.error,)
         except ImportError:
             isal_errors = ()
-        damaged = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError,
-                   NotImplementedError, *isal_errors)
+        damaged = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, *isal_errors)
+        if exc is None:
+            return False
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         if isinstance(exc, (PermissionError, FileNotFoundError)):
             raise IngestError(f"{self.path}: {exc.strerror or exc}") from None
-        if exc is not None and isinstance(exc, damaged):
-            detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        if isinstance(exc, (NotImplementedError, RuntimeError)):  # zipfile: deflate64, encryption
+            raise IngestError(f"{self.path}: can't be read as a {self.format} archive ({detail}): "
+                              f"repack it as a plain .zip (deflate, no password) or .tar.gz") from None
+        if isinstance(exc, damaged):
             raise IngestError(f"{self.path}: can't be read as a {self.format} archive ({detail}): "
                               f"it looks truncated or damaged; download it again") from None
         return False

@@ -42,7 +42,7 @@ def read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise IngestError(f"{path}: file not found")
     raw = path.read_bytes()
-    return gunzip_or_error(raw, str(path)) if path.suffix == ".gz" else raw
+    return gunzip_or_error(raw, str(path)) if path.suffix.lower() == ".gz" else raw
 
 
 def gunzip_or_error(data: bytes, name: str) -> bytes:

@@ -214,7 +214,7 @@ class _InflatingStream(io.RawIOBase):
 
     def _chunks(self):
         with open(self.path, "rb") as fh:
-            if self.path.suffix != ".gz":
+            if self.path.suffix.lower() != ".gz":
                 while chunk := fh.read(_BLOCK_BYTES):
                     yield chunk
                 return

@@ -517,6 +517,21 @@ def test_a_damaged_zip_is_an_error(raw) -> None:
     assert one_line_error(raw).startswith(f"{raw / 'archive.zip'}: can't be read as a zip archive")
 
 
+def test_a_password_zip_says_repack_it(raw) -> None:
+    data = bytearray(write_zip(raw / "fer2013.zip", {"fer2013.csv": fer_csv()}).read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        start = data.index(signature)
+        data[start + flags_at] |= 0x1  # marked encrypted, as a password-protected zip's members are
+    (raw / "fer2013.zip").write_bytes(bytes(data))
+    message = one_line_error(raw)
+    assert message.startswith(f"{raw / 'fer2013.zip'}: can't be read as a zip archive") and "no password" in message
+
+
+def test_upper_case_names_are_understood(raw) -> None:
+    (raw / "FER2013.CSV.GZ").write_bytes(gzip.compress(fer_csv()))
+    assert_rows(read(raw)[0].dataset)
+
+
 def test_discover_describes_without_reading_the_rows(raw) -> None:
     write_tar(raw / "fer2013.tar.gz", {"fer2013/fer2013.csv": fer_csv()})
     found = discover(raw)
