@@ -42,7 +42,7 @@ UNDERSTOOD = ("fer2013.csv or fer2013.csv.gz, icml_face_data.csv, Kaggle's train
               "one folder down (e.g. fer2013/fer2013.csv), or inside a .zip, .tar.gz, .tgz or .tar "
               "(e.g. Kaggle's fer2013.tar.gz or archive.zip); an empty data/raw/ (README.md and .gitkeep only) "
               "gives synthetic data")
-_COLLAPSE = 8  # more passed-over files than this with one reason in one folder are listed as one entry
+_COLLAPSE = 50  # more passed-over entries than this with one reason in one folder become one entry (35k loose images)
 
 
 @dataclass(frozen=True)

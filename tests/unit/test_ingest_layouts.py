@@ -361,6 +361,14 @@ def test_a_dangling_link_at_the_top_is_passed_over_by_name(raw) -> None:
     assert passed(summary) == {str(raw / "old.csv.gz"): "a link whose target is missing"}
 
 
+def test_many_loose_files_are_one_passed_over_entry_with_their_count(raw) -> None:
+    (raw / "fer2013.csv").write_bytes(fer_csv())
+    write_tree(raw, {f"face{k:02d}.png": b"x" for k in range(60)})
+    (entry,) = read(raw)[1]["passed_over"]
+    assert entry["path"] == f"{raw}/ (60 entries: face00.png, face01.png, face02.png, ...)"
+    assert entry["reason"].startswith("not a FER2013 file")
+
+
 # --- which one wins, and when synthetic data is allowed ------------------------------------------
 
 
