@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..labels import USAGES
 from .archives import UNREADABLE_ARCHIVES, Archive, Member, archive_format
 from .csv_layouts import KNOWN_NAMES, CsvLayout, layout_of
 from .dataset import IngestError
-from .folders import split_name, system_or_hidden
+from .folders import SPLIT_USAGE, split_name, system_or_hidden
 from .sniff import (
     HEAD_BYTES,
     decoded_first_line,
@@ -82,6 +83,12 @@ class Found:
     @property
     def complete(self) -> bool:
         return self.kind == "csv" and self.layout.complete
+
+    def usable_usages(self) -> list[str]:
+        """The usages its rows can have: Kaggle's train.csv has Training only; image folders no PrivateTest."""
+        if self.kind == "folders":
+            return [usage for split, usage in SPLIT_USAGE.items() if split in {s.lower() for s in self.splits}]
+        return list(USAGES) if self.complete else ["Training"]
 
     def rank(self) -> tuple:
         kind = 0 if self.complete else 1 if self.kind == "csv" else 2

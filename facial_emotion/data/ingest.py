@@ -50,9 +50,7 @@ def ingest(raw_dir: str | Path, source: str, on_bad_row: str, synthetic_rows: in
         result = _synthetic(found, synthetic_rows, synthetic_seed)
     else:
         dataset, sha = read_found(found.chosen, on_bad_row)
-        usable = list(USAGES) if found.chosen.kind == "csv" and found.chosen.complete else \
-            ["Training"] if found.chosen.kind == "csv" else ["Training", "PublicTest"]
-        result = IngestResult(dataset, found.chosen.kind, found.chosen.shown, sha, found, usable)
+        result = IngestResult(dataset, found.chosen.kind, found.chosen.shown, sha, found, found.chosen.usable_usages())
     result.dataset.source, result.dataset.sha256 = result.source, result.sha256
     return result
 
@@ -88,7 +86,6 @@ def _parse(raw: bytes, layout: CsvLayout, name: str, on_bad_row: str) -> FaceDat
     if layout.name == "fer2013":
         return parse_fer_bytes(raw, name, on_bad_row)
     converted, rejected, notes = to_fer2013(raw, layout, name, on_bad_row)
-    del raw
     dataset = parse_fer_bytes(converted, name, on_bad_row)
     dataset.rejected.update(rejected)
     dataset.notes = notes + dataset.notes

@@ -284,6 +284,12 @@ def test_image_folders_unzipped_into_their_own_folder(raw) -> None:
     assert summary["usable_usages"] == ["Training", "PublicTest"]
 
 
+def test_a_train_folder_alone_has_training_rows_only_and_says_so(raw) -> None:
+    write_tree(raw, {k: v for k, v in image_tree().items() if k.startswith("train/")})
+    result, summary = read(raw)
+    assert summary["usable_usages"] == ["Training"] and set(result.dataset.usage) == {"Training"}
+
+
 def assert_folder_rows(dataset) -> None:
     """The reader's order: train/ then test/, each by path; test/ is read as PublicTest."""
     images, labels, usage = rows()
