@@ -15,13 +15,12 @@ from ..labels import EMOTIONS, USAGES
 from .archives import Archive
 from .csv_layouts import CsvLayout, to_fer2013
 from .dataset import FaceDataset, IngestError
-from .discover import SOURCES, Discovery, Found, discover
+from .discover import Discovery, Found, discover
 from .fer_csv import gunzip_or_error, parse_fer_bytes, read_bytes, read_fer_csv
 from .folders import ImageFile, Listing, read_image_folders, read_listing, split_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SOURCES", "IngestResult", "ingest", "resolve_source", "summarise"]
 _EXAMPLES = 48  # row indices listed per finding, enough for a thumbnail gallery
 
 
