@@ -25,15 +25,20 @@ class ModelLoadError(PipelineError, RuntimeError):
     """A model URI that does not resolve, or a model whose output is not [n, 7] probabilities."""
 
 
+class NoChampion(ModelLoadError):
+    """The registry has no model under the champion alias (nothing trained and registered yet)."""
+
+
 class EmotionClassifier:
     """uint8 crops [n, 48, 48] (or [n, 48, 48, 1]) -> float32 probabilities [n, 7], in one call."""
 
     def __init__(self, predict: Callable[[np.ndarray], Any], uri: str, version: str | None = None,
-                 raw_model: Any = None) -> None:
+                 raw_model: Any = None, origin: str = "given") -> None:
         self._predict = predict
         self.uri = uri
         self.version = version
         self.raw_model = raw_model  # the Keras model when called directly, else None
+        self.origin = origin  # given (a URI or file the user named) | registry (the champion) | shipped (pretrained)
 
     @property
     def fast_path(self) -> bool:
@@ -72,8 +77,8 @@ def alias_version(uri: str) -> str | None:
     try:
         return str(MlflowClient().get_model_version_by_alias(name.rstrip("/"), alias).version)
     except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing model or alias
-        raise ModelLoadError(f"{uri}: not in the model registry ({_first_line(exc)}); "
-                             "run the evaluate stage (dvc repro) to register a champion") from None
+        raise NoChampion(f"{uri}: not in the model registry ({_first_line(exc)}); "
+                         "run the evaluate stage (dvc repro) to register a champion") from None
 
 
 def load_classifier(uri: str) -> EmotionClassifier:
@@ -107,6 +112,31 @@ def load_classifier(uri: str) -> EmotionClassifier:
     log.info("model %s%s loaded (%s)", uri, f" (version {version})" if version else "",
              "Keras predict_on_batch" if classifier.fast_path else "pyfunc predict")
     return _warmed(classifier)
+
+
+def load_default_classifier(registered: str) -> EmotionClassifier:
+    """The registered champion (`models:/<registered>@champion`), or, when the registry has none,
+    the pretrained model shipped with the package, said in the first log line.
+
+    Only a missing champion falls back: a champion that exists but fails to load is an error.
+    """
+    from .. import pretrained
+
+    uri = f"models:/{registered}@champion"
+    try:
+        alias_version(uri)
+    except NoChampion:
+        import mlflow
+
+        log.warning("no champion registered as %s in %s: using the pretrained model shipped with the package, %s. "
+                    "Run `dvc repro` to train and register your own.", uri, mlflow.get_tracking_uri(),
+                    pretrained.summary())
+        classifier = load_classifier(str(pretrained.MODEL_FILE))
+        classifier.origin = "shipped"
+        return classifier
+    classifier = load_classifier(uri)
+    classifier.origin = "registry"
+    return classifier
 
 
 def _warmed(classifier: EmotionClassifier) -> EmotionClassifier:

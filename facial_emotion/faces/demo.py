@@ -244,7 +244,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source", default="0",
                         help="webcam index (0), video file, image file, image folder, or 'astronaut' (default: 0)")
     parser.add_argument("--model", default=None,
-                        help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion)")
+                        help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion, "
+                             "else the pretrained model shipped with the package)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     parser.add_argument("--no-window", action="store_true", help="headless: no window (servers, CI)")
     parser.add_argument("--save-video", default=None, metavar="PATH", help="also write the annotated frames as an mp4")
@@ -259,17 +260,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.max_frames is not None:
         settings = dataclasses.replace(settings, max_frames=args.max_frames)
     registered = (params.get("registry") or {}).get("model_name", DEFAULT_REGISTERED_MODEL)
-    model_uri = args.model or f"models:/{registered}@champion"
     window = None if args.no_window else Window()
     source = open_source(args.source, settings.clip)  # fail on a bad source before the slow model load
     try:
-        from .classifier import load_classifier
+        from .classifier import load_classifier, load_default_classifier
 
-        if not model_uri.endswith(".keras"):
+        if not (args.model or "").endswith(".keras"):
             from .. import tracking
 
             tracking.configure((params.get("mlflow") or {}).get("experiment", tracking.DEFAULT_EXPERIMENT))
-        classifier = load_classifier(model_uri)
+        classifier = load_classifier(args.model) if args.model else load_default_classifier(registered)
     except BaseException:
         source.close()
         raise

@@ -145,7 +145,7 @@ def _data_facts(ingest: dict[str, Any] | None, split: dict[str, Any]) -> dict[st
     sizes = split.get("sizes") or {}
     return {
         "source": ingest.get("source") or split.get("source") or "unknown",
-        "input": _input_text(ingest.get("input")),
+        "input": input_text(ingest.get("input")),
         "sha256": ingest.get("sha256"),
         "rows": ingest.get("rows"),
         "strategy": split.get("strategy"),
@@ -153,7 +153,7 @@ def _data_facts(ingest: dict[str, Any] | None, split: dict[str, Any]) -> dict[st
     }
 
 
-def _input_text(value: Any) -> str | None:
+def input_text(value: Any) -> str | None:
     """The ingest summary's input: a path string (older summaries) or {path, member} (an archive's member)."""
     if isinstance(value, dict):
         return f"{value.get('path')}:{value['member']}" if value.get("member") else value.get("path")

@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m facial_emotion.serve",
                                      description="Emotion web service: upload page and JSON API over the champion model")
     parser.add_argument("--model", default=None,
-                        help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion)")
+                        help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion, "
+                             "else the pretrained model shipped with the package)")
     parser.add_argument("--host", default=None, help="address to bind (default: serve.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: serve.port, 8000)")
     parser.add_argument("--max-upload-mb", type=float, default=None, help="upload size limit (default: serve.max_upload_mb)")
@@ -61,17 +62,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings, params = settings_from_args(args)
     registered = (params.get("registry") or {}).get("model_name", DEFAULT_REGISTERED_MODEL)
-    model_uri = args.model or f"models:/{registered}@champion"
     if not _is_loopback(settings.host):
         log.warning("binding %s: the service is reachable from other machines and has no authentication", settings.host)
 
-    from ..faces.classifier import load_classifier
+    from ..faces.classifier import load_classifier, load_default_classifier
 
-    if not model_uri.endswith(".keras"):
+    if not (args.model or "").endswith(".keras"):
         from .. import tracking
 
         tracking.configure((params.get("mlflow") or {}).get("experiment", tracking.DEFAULT_EXPERIMENT))
-    classifier = load_classifier(model_uri)
+    classifier = load_classifier(args.model) if args.model else load_default_classifier(registered)
+    model_uri = classifier.uri
 
     import uvicorn
 

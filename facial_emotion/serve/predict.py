@@ -34,7 +34,8 @@ def model_identity(classifier: EmotionClassifier) -> dict[str, str | None]:
             version = version or number
         elif not rest.startswith("m-"):  # models:/m-<id> is a logged model, not a registered one
             name = rest
-    return {"uri": uri, "name": name, "version": None if version is None else str(version)}
+    return {"uri": uri, "name": name, "version": None if version is None else str(version),
+            "origin": classifier.origin}
 
 
 class EmotionService:

@@ -56,7 +56,8 @@ def _assert_probabilities(face):
 def test_health_docs_and_openapi(client):
     health = client.get("/health").json()
     assert health["status"] == "ok"
-    assert health["model"] == {"uri": "models:/facial-emotion@champion", "name": "facial-emotion", "version": "1"}
+    assert health["model"] == {"uri": "models:/facial-emotion@champion", "name": "facial-emotion", "version": "1",
+                               "origin": "registry"}
     assert health["labels"] == list(EMOTIONS) and health["max_upload_mb"] == UPLOAD_LIMIT_MB
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()

@@ -1,0 +1,88 @@
+"""The pretrained model shipped with the package: it loads offline, its card matches the file, and
+the demo and the web service fall back to it (saying so) only when no champion is registered."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+
+from facial_emotion import pretrained  # noqa: E402
+from facial_emotion.pretrained.build import sha256_file  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_model_is_the_file_its_card_describes():
+    card = pretrained.card()
+    assert sha256_file(pretrained.MODEL_FILE) == card["file_sha256"]
+    assert pretrained.MODEL_FILE.stat().st_size < 3_000_000
+    assert card["split"] == "official" and card["scores"]["test"]["rows"] == 7178
+
+
+def test_the_markdown_card_states_the_figures_in_card_json():
+    text = pretrained.CARD_FILE.read_text(encoding="utf-8")
+    card = pretrained.card()
+    for split in ("validation", "test", "PrivateTest", "PublicTest"):
+        for key in ("accuracy", "macro_f1"):
+            assert f"{card['scores'][split][key]:.4f}" in text, f"MODEL_CARD.md lacks {split} {key}"
+    assert card["data_sha256"] in text and card["commit"] in text
+
+
+def test_the_shipped_model_loads_offline_and_gives_probabilities():
+    from facial_emotion.faces.classifier import load_classifier
+
+    classifier = load_classifier(str(pretrained.MODEL_FILE))
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    probabilities = classifier(faces)
+    assert probabilities.shape == (5, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_no_champion_means_the_shipped_model_said_in_health(tmp_path, monkeypatch, caplog):
+    import httpx
+
+    from facial_emotion import tracking
+    from facial_emotion.faces.classifier import load_default_classifier
+    from facial_emotion.serve.app import create_app
+    from facial_emotion.serve.settings import ServeSettings
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    tracking.configure("shipped-test", root=tmp_path)
+    classifier = load_default_classifier("facial-emotion")
+    assert classifier.origin == "shipped"
+    assert "using the pretrained model shipped with the package" in caplog.text
+
+    async def health():
+        transport = httpx.ASGITransport(app=create_app(classifier, ServeSettings()))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.get("/health")).json()
+
+    import asyncio
+
+    body = asyncio.run(health())
+    assert body["model"]["origin"] == "shipped" and body["model"]["uri"].endswith(pretrained.MODEL_FILE.name)
+
+
+def test_the_demo_without_a_champion_says_so_first(tmp_path):
+    from skimage import data
+
+    import cv2
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "facial_emotion.faces.demo", "--source", str(photo), "--no-window",
+                             "--out", str(tmp_path / "out"), "--params", str(REPO / "params.yaml")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ours = [line for line in result.stderr.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]
+    assert "pretrained model shipped with the package" in ours[0]
