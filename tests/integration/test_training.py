@@ -44,9 +44,9 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
     monkeypatch.delenv("DVC_ROOT", raising=False)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    from stages import train_cnn
+    from stages import train
 
-    train_cnn.main(["--balance", "none", "--activation", "relu"])
+    train.main(["--balance", "none", "--activation", "relu"])
 
     folder = tmp_path / "models/cnn-none-relu"
     history = pd.read_csv(folder / "history.csv")

@@ -70,7 +70,7 @@ def test_the_readmes_cpu_recipe_builds_a_compact_network_under_100k_parameters()
     assert params["train"]["time_budget_minutes"] <= 60  # the CPU budget: at most 60 minutes of training
     model = build_model("compact", "relu", params["cnn"], params["augmentation"])
     assert model.count_params() < 100_000
-    # Its training options are valid for this network, read the way train_cnn reads them: a recipe
+    # Its training options are valid for this network, read the way stages/train.py reads them: a recipe
     # line that set weight decay without AdamW, or excluded a weight name this model lacks, fails here.
     train = params["train"]
     optimizer = make_optimizer(train, steps_per_epoch=10, epochs=train["epochs"], model=model)
