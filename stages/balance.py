@@ -9,7 +9,6 @@ import numpy as np
 
 from facial_emotion import tracking
 from facial_emotion.cli import run_main, stage_parser
-from facial_emotion.data.balance import add_flips, balanced_class_weights, class_indices, smote
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.files import write_json
 from facial_emotion.labels import EMOTIONS
@@ -31,6 +30,9 @@ def _counts(labels: np.ndarray) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> None:
     stage_parser("stages.balance", __doc__, PARAMS).parse_args(argv)
     params = load_params(PARAMS)
+    # Imported after the params check: --help and a bad param answer at once, not after imbalanced-learn loads.
+    from facial_emotion.data.balance import add_flips, balanced_class_weights, class_indices, smote
+
     cfg, seed, experiment = params.balance, params.seed, params.mlflow.experiment
     tracking.configure(experiment)
     train = FaceDataset.load(TRAIN)

@@ -7,15 +7,14 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from facial_emotion import tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
-from facial_emotion.models.baselines import BASELINES, subsample
 from facial_emotion.models.store import SKLEARN_FILE, model_dir, skops_trusted_types, write_run_info
 from facial_emotion.params import load_params
+from facial_emotion.params.results import BaselinesSection
 
 log = logging.getLogger("stages.baseline")
 
@@ -24,9 +23,14 @@ PARAMS = ("seed", "mlflow.experiment", "baselines.balance", "baselines.{model}")
 
 def main(argv=None) -> None:
     parser = stage_parser("stages.baseline", __doc__, PARAMS)
-    parser.add_argument("--model", required=True, choices=sorted(BASELINES))
+    parser.add_argument("--model", required=True, choices=sorted(set(BaselinesSection.model_fields) - {"balance"}))
     args = parser.parse_args(argv)
     params = load_params(PARAMS, model=args.model)
+    # Imported after the params check: --help and a bad param answer at once, not after scikit-learn loads.
+    from sklearn.exceptions import ConvergenceWarning
+
+    from facial_emotion.models.baselines import BASELINES, subsample
+
     section = params.baselines[args.model]
     cfg, balance = section.model_dump(), params.baselines.balance
     seed, experiment = params.seed, params.mlflow.experiment

@@ -10,11 +10,6 @@ import numpy as np
 from facial_emotion import tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
-from facial_emotion.evaluation.comparison import compare_with_studies
-from facial_emotion.evaluation.metrics import HEADLINE, confusion_records, study_report
-from facial_emotion.evaluation.registry import fingerprint, needs_new_version, register
-from facial_emotion.evaluation.scoring import log_scores_into_training_run, score, tta
-from facial_emotion.evaluation.selection import choose_champion, rank_by_validation
 from facial_emotion.files import read_json, write_json, write_npz, write_text
 from facial_emotion.models.store import (KERAS_FILE, keras_pip_requirements, load_keras_model, load_predictor, model_dir,
                                          read_run_info, write_run_info)
@@ -39,6 +34,13 @@ def model_names(params: StageParams) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     stage_parser("stages.evaluate", __doc__, PARAMS).parse_args(argv)
     params = load_params(PARAMS)
+    # Imported after the params check: --help and a bad param answer at once, not after scikit-learn loads.
+    from facial_emotion.evaluation.comparison import compare_with_studies
+    from facial_emotion.evaluation.metrics import HEADLINE, confusion_records, study_report
+    from facial_emotion.evaluation.registry import fingerprint, needs_new_version, register
+    from facial_emotion.evaluation.scoring import log_scores_into_training_run, score, tta
+    from facial_emotion.evaluation.selection import choose_champion, rank_by_validation
+
     cfg, experiment, registered_name = params.evaluate, params.mlflow.experiment, params.registry.model_name
     tracking.configure(experiment)
     val = FaceDataset.load("data/processed/val.npz")

@@ -9,7 +9,6 @@ import numpy as np
 from facial_emotion import tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
-from facial_emotion.data.splits import make_split
 from facial_emotion.files import write_json
 from facial_emotion.labels import EMOTIONS
 from facial_emotion.params import load_params
@@ -26,6 +25,9 @@ SUMMARY = "reports/split_summary.json"
 def main(argv: list[str] | None = None) -> None:
     stage_parser("stages.preprocess", __doc__, PARAMS).parse_args(argv)
     params = load_params(PARAMS)
+    # Imported after the params check: --help and a bad param answer at once, not after scikit-learn loads.
+    from facial_emotion.data.splits import make_split
+
     split_params, seed, experiment = params.split, params.seed, params.mlflow.experiment
     tracking.configure(experiment)
     dataset = FaceDataset.load(INTERIM)

@@ -23,9 +23,6 @@ from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.notebooks import NotebookError, run_notebook
 from facial_emotion.params import ALL, load_params, read_yaml
 from facial_emotion.params.results import ReportSection
-from facial_emotion.report.index import ReportPaths, build_context, model_order, write_index
-from facial_emotion.report.inputs import load_optional_json
-from facial_emotion.report.params_diff import git_baseline
 
 log = logging.getLogger("stages.report")
 
@@ -64,6 +61,8 @@ def remove_stale_pages(models: list[str]) -> None:
 
 def log_page_into_training_run(model: str, page: Path) -> bool:
     """The model's page lands in the run that trained it; False when it has none in this store."""
+    from facial_emotion.report.inputs import load_optional_json
+
     run_id = (load_optional_json(Path("models") / model / "mlflow_run.json") or {}).get("run_id")
     client = tracking.client_for_run(run_id, model)  # None for the ensemble: it is not trained
     if client is None:
@@ -75,6 +74,11 @@ def log_page_into_training_run(model: str, page: Path) -> bool:
 def main(argv: list[str] | None = None) -> None:
     stage_parser("stages.report", __doc__, ["every key (the header lists those changed since git HEAD)"]).parse_args(argv)
     params = load_params(PARAMS)
+    # Imported after the params check: --help and a bad param answer at once, not after pandas and scikit-learn load.
+    from facial_emotion.report.index import ReportPaths, build_context, model_order, write_index
+    from facial_emotion.report.inputs import load_optional_json
+    from facial_emotion.report.params_diff import git_baseline
+
     cfg, experiment = params.report, params.mlflow.experiment
     paths = ReportPaths()
     _, models = model_order(paths)

@@ -11,19 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from .load import check_file, read_yaml, validate
+from .load import read_params, read_yaml, validate
 from .messages import ParamsError
 from .schema import Params
 from .view import ALL, StageParams, UndeclaredParamError
 
-__all__ = ["ALL", "Params", "ParamsError", "StageParams", "UndeclaredParamError", "check_file", "flatten",
+__all__ = ["ALL", "Params", "ParamsError", "StageParams", "UndeclaredParamError", "read_params", "flatten",
            "load_params", "read_yaml", "validate"]
 
 
 def load_params(reads: Iterable[str] = (ALL,), path: str | Path = "params.yaml", **item: str) -> StageParams:
     """Validate the whole file, then give the stage its declared keys. `item`: a dvc.yaml matrix
     item, filled into declared keys such as `variants.cnn-{balance}-{activation}`."""
-    return StageParams(check_file(path), [key.format(**item) for key in reads])
+    return StageParams(read_params(path), [key.format(**item) for key in reads])
 
 
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:

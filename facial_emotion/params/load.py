@@ -103,7 +103,7 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def check_file(path: str | Path = "params.yaml") -> Params:
+def read_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate the file, logging each deprecation once."""
     params, notes = validate(read_yaml(path))
     for note in notes:

@@ -42,9 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[ServeSettings, Params | None]:
-    from ..params import check_file
+    from ..params import read_params
 
-    params = check_file(args.params) if Path(args.params).exists() else None
+    params = read_params(args.params) if Path(args.params).exists() else None
     settings = ServeSettings.from_params(params).replace(
         host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_megapixels=args.max_megapixels,
         max_side=args.max_side, whole_image_fallback=args.whole_image_fallback)
