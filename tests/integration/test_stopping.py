@@ -34,8 +34,7 @@ def _training_project(root: Path) -> None:
     data.subset(training[len(training) * 4 // 5:]).save(root / "data/processed/val.npz")
     write_json(root / "data/balanced/none/balance.json", {"method": "none"})
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["cnn"]["architecture"] = "compact"  # small: the stage reaches fit quickly
-    params["train"].update(epochs=10_000, batch_size=8, synthetic_max_epochs=0)
+    params["train"].update(epochs=10_000, batch_size=32, synthetic_max_epochs=0)
     params["train"]["early_stopping"]["patience"] = 10_000
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     (root / "dvc.yaml").write_text("stages: {}\n")
@@ -46,6 +45,7 @@ def test_sigterm_during_training_ends_the_run_as_killed(tmp_path):
     _training_project(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**pipeline_env(tmp_path), "MLFLOW_TRACKING_URI": uri, "PYTHONDONTWRITEBYTECODE": "1"}
+    mlflow.MlflowClient(uri).search_experiments()  # the store's tables, made before two processes use it
     with open(tmp_path / "stderr.txt", "w+") as err:
         stage = subprocess.Popen([sys.executable, "-m", "stages.train", "--balance", "none", "--activation", "relu"],
                                  cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -62,7 +62,6 @@ def test_sigterm_during_training_ends_the_run_as_killed(tmp_path):
     assert lines[-1] == f"error: stopped by SIGTERM; MLflow run {run.info.run_id} ended as KILLED", lines[-5:]
     assert not any("Traceback" in line for line in lines)
     assert mlflow.MlflowClient(uri).get_run(run.info.run_id).info.status == "KILLED"
-    assert not (tmp_path / "models/cnn-none-relu/model.keras").exists()
 
 
 def _wait_for_an_epoch(uri: str, stage: subprocess.Popen, timeout: float = 600):
@@ -71,7 +70,7 @@ def _wait_for_an_epoch(uri: str, stage: subprocess.Popen, timeout: float = 600):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert stage.poll() is None, "the stage ended before it was stopped"
-        experiment = client.get_experiment_by_name("facial-emotion") if (Path(uri[10:])).exists() else None
+        experiment = client.get_experiment_by_name("facial-emotion")
         if experiment is not None:
             runs = client.search_runs([experiment.experiment_id])
             if runs and "loss" in runs[0].data.metrics:
