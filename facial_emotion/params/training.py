@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from ..labels import IMAGE_SIZE
 from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Positive, Rate, Section, rule
 
-# The CNN variants are cnn-<balance>-<activation> (dvc.yaml's `train_cnn` matrix and params `variants`).
+# The CNN variants are cnn-<balance>-<activation> (dvc.yaml's `train` matrix and params `variants`).
 BALANCES = ("none", "class_weight", "smote")
 ACTIVATIONS = ("relu", "elu", "gelu", "swish", "selu")
 Widths = Annotated[list[Count], Field(min_length=1)]
