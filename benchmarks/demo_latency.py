@@ -64,9 +64,9 @@ def main() -> None:
         classifier = load_classifier(args.model)
         keras_model = classifier.raw_model
     else:
-        from facial_emotion.models.architectures import build_seed_cnn
+        from facial_emotion.models.architectures import build_study1_cnn
 
-        keras_model = build_seed_cnn()
+        keras_model = build_study1_cnn()
         classifier = from_keras(keras_model, "study CNN (untrained)")
         classifier.warm_up()
     if keras_model is None:

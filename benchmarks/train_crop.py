@@ -27,13 +27,13 @@ from facial_emotion.data.fer_csv import read_fer_csv
 from facial_emotion.data.splits import challenge_split
 from facial_emotion.models import architectures
 from facial_emotion.models.training import fit, set_seeds
-from facial_emotion.params import load_params
+from facial_emotion.params import read_params
 ds, _ = read_fer_csv({path!r})
 split = challenge_split(ds)
 train = split.train[np.random.default_rng(42).permutation(len(split.train))[:{images}]]
 x, y = ds.images[train], ds.labels[train]
 xv, yv, xt, yt = ds.images[split.val], ds.labels[split.val], ds.images[split.test], ds.labels[split.test]
-params = load_params()
+params = read_params().model_dump()
 cnn = params["cnn"]
 cnn["compact"].update(base_filters=16, blocks=[32, 64, 112, 152], se_ratio=8, stem_padding="same", shortcut="pool")
 cfg = dict(params["train"], epochs={epochs}, batch_size=128, learning_rate=0.002, lr_schedule="cosine",

@@ -1,7 +1,7 @@
 """Training throughput of the train stage's code path against a bare `model.fit`, in the same run;
 SMOTE's time and peak memory on the real training split; one full epoch on the real data.
 
-    python benchmarks/train_throughput.py [--data PATH] [--images 4096] [--network seed|recipe] [--full-epoch]
+    python benchmarks/train_throughput.py [--data PATH] [--images 4096] [--network study1|recipe] [--full-epoch]
 
 Three ways to train the same network, each in its own process:
 - stage: `facial_emotion.models.training.fit` (one repeating tf.data iterator, validation on
@@ -32,10 +32,11 @@ xv, yv = ds.images[split.val], ds.labels[split.val]
 """
 
 _FIT = _LOAD + """
-import keras, yaml
+import keras
 from facial_emotion.models.architectures import build_model
 from facial_emotion.models.training import fit, one_hot, set_seeds
-params = yaml.safe_load(open("params.yaml"))
+from facial_emotion.params import read_params
+params = read_params().model_dump()
 cfg = dict(params["train"], epochs={epochs})
 n = {images}
 x, y = x[:n], y[:n]
@@ -47,7 +48,7 @@ if {keras_bn}:  # the same network with Keras' own BatchNormalization layers
     import facial_emotion.models.architectures as architectures
     architectures.FusedBatchNormalization = keras.layers.BatchNormalization
 set_seeds(42, False)
-model = build_model("compact" if {recipe} else "seed", "relu", params["cnn"], aug if {recipe} else {{}}, 42)
+model = build_model("compact" if {recipe} else "study1", "relu", params["cnn"], aug if {recipe} else {{}}, 42)
 assert {keras_bn} != any(type(layer).__name__ == "FusedBatchNormalization" for layer in model.layers)
 if {bare}:
     class EpochTimer(keras.callbacks.Callback):  # the least a bare fit needs to time its epochs
@@ -84,8 +85,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=4096, help="training images per throughput run")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first (graph tracing) is not counted")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--network", choices=("seed", "recipe"), default="seed",
-                        help="seed: the study's CNN; recipe: the README's CPU recipe (compact, augmentation)")
+    parser.add_argument("--network", choices=("study1", "recipe"), default="study1",
+                        help="study1: the first study's CNN; recipe: the README's CPU recipe (compact, augmentation)")
     parser.add_argument("--full-epoch", action="store_true", help="also time one epoch on the whole training split")
     args = parser.parse_args()
     path = str(fer2013_path(args.data))

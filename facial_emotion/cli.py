@@ -1,13 +1,16 @@
-"""Shared entry-point behaviour for stages and tools: readable logs, one-line errors."""
+"""Shared entry-point behaviour for stages and tools: a real --help, readable logs, one-line errors,
+and SIGTERM turned into an orderly stop."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import signal
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
-from .errors import PipelineError
+from .errors import PipelineError, Stopped
 
 
 def setup_logging(level: str | None = None) -> None:
@@ -22,15 +25,35 @@ def setup_logging(level: str | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def stage_parser(module: str, doc: str | None, params: Iterable[str]) -> argparse.ArgumentParser:
+    """`python -m stages.<name> --help`: what the stage does and the params it reads; runs nothing."""
+    summary, _, details = (doc or "").strip().partition("\n")
+    epilog = (f"{details.strip()}\n\n" if details.strip() else "") + \
+        f"Reads params.yaml: {', '.join(params)}. DVC runs it with `dvc repro`; run by hand from the repository root."
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=summary, epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _stop(signum: int, frame) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Stopped(signum)
+
+
 def run_main(main: Callable[[], object]) -> None:
-    """Run a stage's main(); a PipelineError becomes `error: <message>` and exit status 1."""
+    """Run a stage's main(): a PipelineError becomes `error: <message>` and exit status 1;
+    SIGTERM ends the stage's MLflow run as KILLED and exits 128 + 15 with one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter drowns DVC's log
     setup_logging()
+    signal.signal(signal.SIGTERM, _stop)
     try:
         main()
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except Stopped as exc:
+        run = f"; MLflow run {exc.run_id} ended as KILLED" if exc.run_id else ""
+        print(f"error: stopped by {signal.Signals(exc.signum).name}{run}", file=sys.stderr)
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import PipelineError
+from .abandoned_runs import fail_abandoned_runs, process_tags
+from .errors import PipelineError, Stopped
 from .paths import repo_root
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,9 @@ def stage_run(
     name: str | None = None,
     run_id: str | None = None,
 ) -> Iterator[Any]:
-    """One MLflow run for one stage run, tagged and with its params logged.
+    """One MLflow run for one stage run, tagged (with its host and process) and with its params
+    logged; runs that dead processes left RUNNING are marked FAILED first, and a stop (SIGTERM,
+    Ctrl-C) ends this one as KILLED.
 
     `run_id`: continue that run (a resumed training) instead of starting another, so one model has
     one run; when it is not in this store any more, a new run is started and linked by a tag.
@@ -153,21 +156,28 @@ def stage_run(
 
     from .params import flatten
 
-    configure(experiment)
+    experiment_id = configure(experiment)
+    fail_abandoned_runs(experiment_id)
     if data_source == "synthetic":
         log.warning(SYNTHETIC_WARNING)
-    tags = run_tags(stage, data_source, data_sha256)
+    tags = {**run_tags(stage, data_source, data_sha256), **process_tags()}
     if run_id and client_for_run(run_id, stage) is None:
         tags["resumed_from_run"], run_id = run_id, None
     with mlflow.start_run(run_id=run_id, run_name=None if run_id else name or run_name(stage), tags=tags) as run:
-        if run_id:
-            log.info("continuing MLflow run %s", run_id)
-        if params:
-            flat = {k: ("" if v is None else v) for k, v in flatten(params).items()}
-            items = list(flat.items())
-            for start in range(0, len(items), 100):  # MLflow caps a batch at 100 params
-                mlflow.log_params(dict(items[start : start + 100]))
-        yield run
+        try:
+            if run_id:
+                log.info("continuing MLflow run %s", run_id)
+            if params:
+                flat = {k: ("" if v is None else v) for k, v in flatten(params).items()}
+                items = list(flat.items())
+                for start in range(0, len(items), 100):  # MLflow caps a batch at 100 params
+                    mlflow.log_params(dict(items[start : start + 100]))
+            yield run
+        except (Stopped, KeyboardInterrupt) as exc:
+            mlflow.end_run("KILLED")  # MLflow's own exit would call it FAILED
+            if isinstance(exc, Stopped):
+                exc.run_id = run.info.run_id
+            raise
 
 
 def client_for_run(run_id: str | None, name: str):

@@ -8,14 +8,15 @@ import time
 import numpy as np
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
-from facial_emotion.data.balance import add_flips, balanced_class_weights, class_indices, smote
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.files import write_json
 from facial_emotion.labels import EMOTIONS
 from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.balance")
+
+PARAMS = ("seed", "mlflow.experiment", "balance")  # dvc.yaml lists the same keys
 
 TRAIN = "data/processed/train.npz"
 OUT_DIR = "data/balanced"
@@ -26,19 +27,22 @@ def _counts(labels: np.ndarray) -> dict[str, int]:
     return {EMOTIONS[c]: int((labels == c).sum()) for c in range(len(EMOTIONS))}
 
 
-def main() -> None:
-    params = load_params()
-    cfg, seed, experiment = params["balance"], params["seed"], params["mlflow"]["experiment"]
+def main(argv: list[str] | None = None) -> None:
+    stage_parser("stages.balance", __doc__, PARAMS).parse_args(argv)
+    params = load_params(PARAMS)
+    # Imported after the params check: --help and a bad param answer at once, not after imbalanced-learn loads.
+    from facial_emotion.data.balance import add_flips, balanced_class_weights, class_indices, smote
+
+    cfg, seed, experiment = params.balance, params.seed, params.mlflow.experiment
     tracking.configure(experiment)
     train = FaceDataset.load(TRAIN)
 
     weights = balanced_class_weights(train.labels)
     started = time.perf_counter()
-    smote_cfg = cfg["smote"]
-    smote_images, smote_labels = smote(train.images, train.labels, smote_cfg["k_neighbors"],
-                                       smote_cfg["sampling_strategy"], seed, smote_cfg["reduce_k"])
+    smote_images, smote_labels = smote(train.images, train.labels, cfg.smote.k_neighbors,
+                                       cfg.smote.sampling_strategy, seed, cfg.smote.reduce_k)
     smote_seconds = time.perf_counter() - started
-    flip_classes = class_indices(cfg["flip_classes"])
+    flip_classes = class_indices(cfg.flip_classes)
     flip_images, flip_labels = add_flips(train.images, train.labels, flip_classes)
     # Source rows of every output row; SMOTE's synthetic rows have none (-1).
     smote_rows = np.concatenate([train.rows, np.full(len(smote_labels) - len(train.rows), -1, dtype=np.int64)])
@@ -50,11 +54,11 @@ def main() -> None:
         "before": _counts(train.labels),
         "class_weights": {EMOTIONS[c]: w for c, w in weights.items()},
         "smote": {"after": _counts(smote_labels), "rows": int(len(smote_labels)), "seconds": round(smote_seconds, 2)},
-        "flip": {"classes": list(cfg["flip_classes"]), "after": _counts(flip_labels), "rows": int(len(flip_labels))},
+        "flip": {"classes": list(cfg.flip_classes), "after": _counts(flip_labels), "rows": int(len(flip_labels))},
     }
     log.info("SMOTE: %d -> %d rows in %.1fs; flips: %d -> %d rows",
              len(train.labels), len(smote_labels), smote_seconds, len(train.labels), len(flip_labels))
-    with tracking.stage_run("balance", {"balance": cfg, "seed": seed}, train.source, train.sha256,
+    with tracking.stage_run("balance", params.logged(), train.source, train.sha256,
                             experiment=experiment) as run:
         import mlflow
 

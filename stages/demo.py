@@ -11,12 +11,14 @@ import logging
 from pathlib import Path
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.errors import PipelineError
 from facial_emotion.files import read_json
-from facial_emotion.params import get, load_params
+from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.demo")
+
+PARAMS = ("seed", "mlflow.experiment", "registry.model_name", "demo")  # dvc.yaml lists the same keys
 
 CHAMPION = Path("reports/champion.json")
 OUT_DIR = Path("reports/demo")
@@ -32,10 +34,11 @@ def read_champion(path: Path = CHAMPION) -> dict:
     return read_json(path)
 
 
-def main() -> None:
-    params = load_params()
-    demo_cfg, seed = get(params, "demo"), get(params, "seed")
-    experiment, registered = get(params, "mlflow.experiment"), get(params, "registry.model_name")
+def main(argv: list[str] | None = None) -> None:
+    stage_parser("stages.demo", __doc__, PARAMS).parse_args(argv)
+    params = load_params(PARAMS)
+    demo_cfg, seed = params.demo.model_dump(), params.seed
+    experiment, registered = params.mlflow.experiment, params.registry.model_name
     model_uri = f"models:/{registered}@champion"
     champion = read_champion()
     if champion.get("registered_model") not in (None, registered):
@@ -48,7 +51,7 @@ def main() -> None:
     from facial_emotion.faces.sources import open_source
 
     settings = DemoSettings.from_params(demo_cfg, seed)
-    source = open_source(demo_cfg.get("source", "astronaut"), settings.clip)
+    source = open_source(params.demo.source, settings.clip)
     with tracking.stage_run("demo", {"demo": demo_cfg, "seed": seed, "registry": {"model_name": registered}},
                             champion.get("data_source"), champion.get("data_sha256"), experiment=experiment) as run:
         import mlflow
@@ -64,7 +67,7 @@ def main() -> None:
         mlflow.set_tags({"model_uri": model_uri, "model_version": str(classifier.version),
                          "champion_name": str(champion.get("name"))})
         summary = run_demo(source, classifier, settings, OUT_DIR, window=None,
-                           video_name=VIDEO_NAME if demo_cfg.get("annotated_video") else None,
+                           video_name=VIDEO_NAME if params.demo.annotated_video else None,
                            extra_summary={"mlflow_run_id": run.info.run_id, "champion": champion.get("name"),
                                           "registered_model": registered})
         mlflow.log_metrics({k: float(summary[k]) for k in METRICS if summary.get(k) is not None})

@@ -11,12 +11,14 @@ import logging
 from pathlib import Path
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.files import read_json
 from facial_emotion.notebooks import NotebookError, run_notebook
-from facial_emotion.params import get, load_params
+from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.eda")
+
+PARAMS = ("seed", "mlflow.experiment", "eda")  # dvc.yaml lists the same keys
 
 TEMPLATE = "notebooks/eda.ipynb"
 FACES = "data/interim/faces.npz"
@@ -26,11 +28,12 @@ HTML = Path("reports/eda/eda.html")
 FIGURES = Path("reports/eda/figures.json")
 
 
-def main() -> None:
-    params = load_params()
-    eda, seed, experiment = get(params, "eda"), get(params, "seed"), get(params, "mlflow.experiment")
+def main(argv: list[str] | None = None) -> None:
+    stage_parser("stages.eda", __doc__, PARAMS).parse_args(argv)
+    params = load_params(PARAMS)
+    eda, seed, experiment = params.eda, params.seed, params.mlflow.experiment
     summary = read_json(INGEST_SUMMARY)
-    with tracking.stage_run("eda", {"eda": eda, "seed": seed}, summary.get("source"), summary.get("sha256"),
+    with tracking.stage_run("eda", params.logged(), summary.get("source"), summary.get("sha256"),
                             experiment=experiment) as run:
         import mlflow
 
@@ -38,15 +41,15 @@ def main() -> None:
             "faces_path": FACES,
             "summary_path": INGEST_SUMMARY,
             "figures_path": str(FIGURES),
-            "samples_per_class": int(eda["samples_per_class"]),
-            "blank_thumbnails": int(eda["blank_thumbnails"]),
-            "duplicate_groups_shown": int(eda["duplicate_groups_shown"]),
-            "seed": int(seed),
+            "samples_per_class": eda.samples_per_class,
+            "blank_thumbnails": eda.blank_thumbnails,
+            "duplicate_groups_shown": eda.duplicate_groups_shown,
+            "seed": seed,
             "mlflow_run_id": run.info.run_id,
         }
         try:
-            run_notebook(TEMPLATE, EXECUTED, HTML, notebook_params, kernel_name=eda["kernel"],
-                         cell_timeout_s=eda.get("cell_timeout_s"), title="Exploratory data analysis")
+            run_notebook(TEMPLATE, EXECUTED, HTML, notebook_params, kernel_name=eda.kernel,
+                         cell_timeout_s=eda.cell_timeout_s, title="Exploratory data analysis")
         except NotebookError as exc:
             if exc.partial_notebook is not None:
                 mlflow.log_artifact(str(exc.partial_notebook), artifact_path="eda")

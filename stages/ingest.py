@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.discover import discover
 from facial_emotion.data.ingest import ingest, summarise
 from facial_emotion.files import write_json
@@ -13,25 +13,27 @@ from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.ingest")
 
+PARAMS = ("seed", "mlflow.experiment", "data", "ingest")  # dvc.yaml lists the same keys
+
 INTERIM = "data/interim/faces.npz"
 SUMMARY = "reports/ingest_summary.json"
 
 
-def main() -> None:
-    params = load_params()
-    data, ingest_params, seed = params["data"], params["ingest"], params["seed"]
-    found = discover(data["raw_dir"], data["source"])  # what data/raw/ holds: a bad input fails first, in one line
-    tracking.configure(params["mlflow"]["experiment"])  # fail fast before the heavy work
-    result = ingest(data["raw_dir"], data["source"], ingest_params["on_bad_row"], data["synthetic_rows"], seed,
-                    found=found)
-    summary = summarise(result, ingest_params["blank_max_std"])
+def main(argv: list[str] | None = None) -> None:
+    stage_parser("stages.ingest", __doc__, PARAMS).parse_args(argv)
+    params = load_params(PARAMS)
+    data, ingest_params, seed = params.data, params.ingest, params.seed
+    found = discover(data.raw_dir, data.source)  # what data/raw/ holds: a bad input fails first, in one line
+    tracking.configure(params.mlflow.experiment)  # fail fast before the heavy work
+    result = ingest(data.raw_dir, data.source, ingest_params.on_bad_row, data.synthetic_rows, seed, found=found)
+    summary = summarise(result, ingest_params.blank_max_std)
     log.info("read %d rows from %s (%s); rejected %d; skipped %d files that are not faces; %d blank, "
              "%d duplicate copies; %d files or folders passed over", summary["rows"], result.input_path,
              result.source, summary["rejected_total"], summary["skipped_files_total"],
              summary["blank_images"]["count"], summary["duplicate_images"]["extra_copies"],
              len(summary["passed_over"]))
-    with tracking.stage_run("ingest", {"data": data, "ingest": ingest_params, "seed": seed}, result.source,
-                            result.sha256, experiment=params["mlflow"]["experiment"]) as run:
+    with tracking.stage_run("ingest", params.logged(), result.source, result.sha256,
+                            experiment=params.mlflow.experiment) as run:
         import mlflow
 
         result.dataset.save(INTERIM)

@@ -7,30 +7,34 @@ import logging
 import numpy as np
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
-from facial_emotion.data.splits import make_split
 from facial_emotion.files import write_json
 from facial_emotion.labels import EMOTIONS
 from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.preprocess")
 
+PARAMS = ("seed", "mlflow.experiment", "split")  # dvc.yaml lists the same keys
+
 INTERIM = "data/interim/faces.npz"
 PROCESSED = "data/processed/{split}.npz"
 SUMMARY = "reports/split_summary.json"
 
 
-def main() -> None:
-    params = load_params()
-    split_params, seed = params["split"], params["seed"]
-    experiment = params["mlflow"]["experiment"]
+def main(argv: list[str] | None = None) -> None:
+    stage_parser("stages.preprocess", __doc__, PARAMS).parse_args(argv)
+    params = load_params(PARAMS)
+    # Imported after the params check: --help and a bad param answer at once, not after scikit-learn loads.
+    from facial_emotion.data.splits import make_split
+
+    split_params, seed, experiment = params.split, params.seed, params.mlflow.experiment
     tracking.configure(experiment)
     dataset = FaceDataset.load(INTERIM)
-    split = make_split(dataset, split_params["strategy"], split_params["val_fraction"], seed)
+    split = make_split(dataset, split_params.strategy, split_params.val_fraction, seed)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     summary = {
-        "strategy": split_params["strategy"],
+        "strategy": split_params.strategy,
         "source": dataset.source,
         "synthetic": dataset.is_synthetic,
         "test_is_validation": split.test_is_validation,
@@ -40,10 +44,10 @@ def main() -> None:
         "test_private_rows": int((dataset.usage[split.test] == "PrivateTest").sum()),
     }
     if split.test_is_validation:
-        summary["note"] = ("split 'seed' reproduces the first study: its 20% validation part is also the test "
+        summary["note"] = ("split 'study1' reproduces the first study: its 20% validation part is also the test "
                            "set, as in the study, so test figures are optimistic")
-    log.info("split %s: %s", split_params["strategy"], summary["sizes"])
-    with tracking.stage_run("preprocess", {"split": split_params, "seed": seed}, dataset.source, dataset.sha256,
+    log.info("split %s: %s", split_params.strategy, summary["sizes"])
+    with tracking.stage_run("preprocess", params.logged(), dataset.source, dataset.sha256,
                             experiment=experiment) as run:
         import mlflow
 

@@ -19,21 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.notebooks import NotebookError, run_notebook
-from facial_emotion.params import get, load_params
-from facial_emotion.report.index import ReportPaths, build_context, model_order, write_index
-from facial_emotion.report.inputs import load_optional_json
-from facial_emotion.report.params_diff import git_baseline
+from facial_emotion.params import ALL, load_params, read_yaml
+from facial_emotion.params.results import ReportSection
 
 log = logging.getLogger("stages.report")
+
+# The page's header lists every param that differs from git HEAD's params.yaml: it reads the whole file.
+PARAMS = (ALL,)  # dvc.yaml: `- params.yaml:` (every key)
 
 TEMPLATE = "notebooks/classification_report.ipynb"
 PAGES = Path("reports/html")
 TEST_DATA = "data/processed/test.npz"
 
 
-def notebook_parameters(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def notebook_parameters(model: str, cfg: ReportSection) -> dict[str, Any]:
     """The template's `parameters` cell for one model (paths relative to the repo root)."""
     return {
         "model_name": model,
@@ -46,8 +47,8 @@ def notebook_parameters(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "ingest_summary_path": "reports/ingest_summary.json",
         "champion_path": "reports/champion.json",
         "index_link": "../index.html",
-        "n_mistakes": int(cfg["n_mistakes"]),
-        "calibration_bins": int(cfg["calibration_bins"]),
+        "n_mistakes": cfg.n_mistakes,
+        "calibration_bins": cfg.calibration_bins,
     }
 
 
@@ -58,8 +59,10 @@ def remove_stale_pages(models: list[str]) -> None:
             path.unlink()
 
 
-def log_into_training_run(model: str, page: Path) -> bool:
+def log_page_into_training_run(model: str, page: Path) -> bool:
     """The model's page lands in the run that trained it; False when it has none in this store."""
+    from facial_emotion.report.inputs import load_optional_json
+
     run_id = (load_optional_json(Path("models") / model / "mlflow_run.json") or {}).get("run_id")
     client = tracking.client_for_run(run_id, model)  # None for the ensemble: it is not trained
     if client is None:
@@ -68,13 +71,19 @@ def log_into_training_run(model: str, page: Path) -> bool:
     return True
 
 
-def main() -> None:
-    params = load_params()
-    cfg, experiment = get(params, "report"), get(params, "mlflow.experiment")
+def main(argv: list[str] | None = None) -> None:
+    stage_parser("stages.report", __doc__, ["every key (the header lists those changed since git HEAD)"]).parse_args(argv)
+    params = load_params(PARAMS)
+    # Imported after the params check: --help and a bad param answer at once, not after pandas and scikit-learn load.
+    from facial_emotion.report.index import ReportPaths, build_context, model_order, write_index
+    from facial_emotion.report.inputs import load_optional_json
+    from facial_emotion.report.params_diff import git_baseline
+
+    cfg, experiment = params.report, params.mlflow.experiment
     paths = ReportPaths()
     _, models = model_order(paths)
     summary = load_optional_json("reports/ingest_summary.json") or {}
-    with tracking.stage_run("report", {"report": cfg}, summary.get("source"), summary.get("sha256"),
+    with tracking.stage_run("report", {"report": cfg.model_dump()}, summary.get("source"), summary.get("sha256"),
                             experiment=experiment):
         import mlflow
 
@@ -83,18 +92,18 @@ def main() -> None:
         for model in models:
             executed, page = PAGES / f"{model}.ipynb", PAGES / f"{model}.html"
             try:
-                run_notebook(TEMPLATE, executed, page, notebook_parameters(model, cfg), kernel_name=cfg["kernel"],
-                             cell_timeout_s=cfg.get("cell_timeout_s"), title=f"Classification report: {model}")
+                run_notebook(TEMPLATE, executed, page, notebook_parameters(model, cfg), kernel_name=cfg.kernel,
+                             cell_timeout_s=cfg.cell_timeout_s, title=f"Classification report: {model}")
             except NotebookError as exc:
                 if exc.partial_notebook is not None:
                     mlflow.log_artifact(str(exc.partial_notebook), artifact_path="report/models")
                 raise
             mlflow.log_artifact(str(executed), artifact_path="report/models")
             mlflow.log_artifact(str(page), artifact_path="report/models")
-            logged = log_into_training_run(model, page)
+            logged = log_page_into_training_run(model, page)
             log.info("%s: %s%s", model, page, " (also in its training run)" if logged else "")
 
-        context = build_context(paths, params, git_baseline("params.yaml"), tracking.git_commit())
+        context = build_context(paths, read_yaml("params.yaml"), git_baseline("params.yaml"), tracking.git_commit())
         index = write_index(paths, context)
         mlflow.log_artifact(str(index), artifact_path="report")
         mlflow.set_tags({"report_models": str(len(models)), "report_synthetic": str(context["synthetic"]).lower()})

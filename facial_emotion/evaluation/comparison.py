@@ -12,7 +12,7 @@ def compare_with_studies(metrics: dict[str, dict[str, dict[str, float]]], split_
                          test_is_validation: bool) -> dict[str, Any]:
     """A JSON-ready table for the report: study 1 vs our six CNNs, study 2 vs our baselines."""
     if test_is_validation:
-        our_split = "seed split (study 1's own 80/20; test = validation)"
+        our_split = "study1 split (study 1's own 80/20; test = validation)"
     elif split_strategy == "challenge":
         our_split = "challenge split: all of Training trains, validation = PublicTest, test = PrivateTest"
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 STUDY_1 = {
     "title": "Study 1: six CNN variants (no balancing, class weights, SMOTE; ReLU and ELU)",
-    "split": "its own 80/20 random split (split.strategy: seed); the 20% part also chose its epochs",
+    "split": "its own 80/20 random split (split.strategy: study1); the 20% part also chose its epochs",
     "macro_f1": 0.62,
     "per_class_f1": None,  # not transcribed in this repository
 }

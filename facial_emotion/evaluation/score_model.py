@@ -18,9 +18,9 @@ from ..cli import run_main
 from ..data.dataset import FaceDataset
 from ..files import write_json
 from ..models.store import load_predictor, model_dir, read_run_info
-from ..params import load_params
+from ..params import read_params
 from .metrics import HEADLINE
-from .scoring import log_into_training_run, score, tta
+from .scoring import log_scores_into_training_run, score, tta
 
 log = logging.getLogger("facial_emotion.score_model")
 
@@ -69,10 +69,10 @@ def main(argv=None) -> None:
     if not args.no_mlflow:
         from .. import tracking
 
-        tracking.configure(load_params()["mlflow"]["experiment"])
+        tracking.configure(read_params().mlflow.experiment)
         for name, result in results.items():
             scores = result["scores"] if not args.tta_flip else {f"{k}_tta": v for k, v in result["scores"].items()}
-            if log_into_training_run(result["run"].get("run_id"), name, scores):
+            if log_scores_into_training_run(result["run"].get("run_id"), name, scores):
                 log.info("%s: scores logged into its training run %s", name, result["run"]["run_id"])
 
 

@@ -28,7 +28,7 @@ def tta(predict, enabled: bool):
     return lambda images: (predict(images) + predict(images[:, :, ::-1])) / 2
 
 
-def log_into_training_run(run_id: str | None, name: str, scores: dict, report_path: Path | None = None) -> bool:
+def log_scores_into_training_run(run_id: str | None, name: str, scores: dict, report_path: Path | None = None) -> bool:
     """Evaluation lands in the run that trained the model; False when that run is gone."""
     from mlflow.entities import Metric
 

@@ -230,11 +230,11 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
 
 def settings_from_file(path: str | Path = "params.yaml") -> tuple[DemoSettings, dict[str, Any]]:
     """Settings from params.yaml's `demo:` section when the file exists, else the defaults."""
-    from ..params import load_params
+    from ..params import read_params
 
     if not Path(path).exists():
         return DemoSettings(), {}
-    params = load_params(path)
+    params = read_params(path).model_dump()  # validated by params.yaml's schema
     return DemoSettings.from_params(params.get("demo") or {}, params.get("seed", 42)), params
 
 

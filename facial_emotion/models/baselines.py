@@ -67,7 +67,7 @@ def fit_svm(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: i
     """PCA(250) then an RBF SVM (exact, or a Nystroem approximation + linear SVM), calibrated."""
     method = cfg["method"]
     if method not in ("exact", "nystroem"):
-        raise BaselineError(f"params.yaml baselines.svm.method: must be exact or nystroem, not {method!r}")
+        raise BaselineError(f"unknown SVM method {method!r}")
     fit_idx, cal_idx = train_test_split(np.arange(len(labels)), test_size=float(cfg["calibration_fraction"]),
                                         random_state=seed, stratify=labels)
     scaler = PixelScaler()

@@ -50,14 +50,10 @@ def make_schedule(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
     if schedule == "onecycle":
         cycle = cfg["onecycle"]
         fraction, divisor = float(cycle["warmup_fraction"]), float(cycle["div_factor"])
-        if not 0 < fraction < 1 or divisor < 1:
-            raise TrainingError("params.yaml train.onecycle: warmup_fraction must be in (0, 1) and div_factor >= 1, "
-                                f"not {fraction} and {divisor}")
         warmup = max(1, round(total * fraction))
         return keras.optimizers.schedules.CosineDecay(peak / divisor, decay_steps=max(1, total - warmup),
                                                       alpha=floor / peak, warmup_target=peak, warmup_steps=warmup)
-    raise TrainingError("params.yaml train.lr_schedule: must be plateau, cosine, cosine_time, onecycle or constant, "
-                        f"not {schedule!r}")
+    raise TrainingError(f"unknown learning-rate schedule {schedule!r}")
 
 
 def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model=None):
@@ -72,7 +68,6 @@ def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model
     name = cfg.get("optimizer", "adam")
     ema = ema_momentum(cfg)
     common = {"learning_rate": lr, "use_ema": ema is not None, "ema_momentum": ema or 0.99}
-    decay_only_for_adamw(cfg, name)
     if name == "adam":
         return keras.optimizers.Adam(**common)
     if name == "adamw":
@@ -83,20 +78,7 @@ def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model
         return optimizer
     if name == "sgd":
         return keras.optimizers.SGD(momentum=float(cfg.get("momentum", 0.9)), nesterov=True, **common)
-    raise TrainingError(f"params.yaml train.optimizer: must be adam, adamw or sgd, not {name!r}")
-
-
-def decay_only_for_adamw(cfg: dict[str, Any], optimizer: str) -> None:
-    """Decoupled weight decay is AdamW's: with Adam or SGD a `train.weight_decay` would be silently
-    ignored, so a sweep over it would compare identical runs."""
-    if optimizer == "adamw":
-        return
-    decay, excluded = cfg.get("weight_decay") or 0.0, cfg.get("weight_decay_exclude") or []
-    if decay or excluded:
-        key = "weight_decay" if decay else "weight_decay_exclude"
-        raise TrainingError(f"params.yaml train.{key}: only train.optimizer adamw decays weights, and the optimizer "
-                            f"is {optimizer!r}; set train.optimizer=adamw, or {key} back to its default "
-                            "(cnn.l2 adds an L2 penalty for any optimizer)")
+    raise TrainingError(f"unknown optimizer {name!r}")
 
 
 def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:
@@ -105,9 +87,6 @@ def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:
     learning rate); on the norm's own scale and shift it is a real regulariser. Which to decay is a
     measured choice, not a rule (the README's CPU-recipe runs compare both)."""
     value = cfg.get("weight_decay_exclude") or []
-    if not isinstance(value, list) or not all(isinstance(part, str) and part for part in value):
-        raise TrainingError("params.yaml train.weight_decay_exclude: must be a list of weight-name parts, "
-                            f"e.g. [gamma, beta, bias], not {value!r}")
     if model is not None:
         names = [weight.name for weight in model.trainable_weights]
         for part in value:
@@ -120,19 +99,12 @@ def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:
 def ema_momentum(cfg: dict[str, Any]) -> float | None:
     """`train.ema_momentum`: None (off) or the decay of an exponential moving average of the weights."""
     value = cfg.get("ema_momentum")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise TrainingError(f"params.yaml train.ema_momentum: must be null or a number in (0, 1), not {value!r}")
-    return float(value)
+    return None if value is None else float(value)
 
 
 def mixup_alpha(cfg: dict[str, Any]) -> float:
     """`train.mixup`: 0 (off) or the alpha of the Beta(alpha, alpha) that draws each face's mixing weight."""
-    value = cfg.get("mixup", 0.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
-        raise TrainingError(f"params.yaml train.mixup: must be 0 (off) or a Beta alpha in (0, 10], not {value!r}")
-    return float(value)
+    return float(cfg.get("mixup", 0.0))
 
 
 def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, seed: int | None = None,
@@ -226,15 +198,9 @@ def warm_up_ema(optimizer) -> None:
     optimizer._update_model_variables_moving_average = update.__get__(optimizer)
 
 
-RESTORE_CHOICES = ("best", "last")
-
-
 def restore_choice(cfg: dict[str, Any]) -> str:
     """`train.restore`: keep the best epoch's weights by the early-stopping monitor, or the last epoch's."""
-    value = cfg.get("restore", "best")
-    if value not in RESTORE_CHOICES:
-        raise TrainingError(f"params.yaml train.restore: must be best or last, not {value!r}")
-    return value
+    return cfg.get("restore", "best")
 
 
 @dataclass
@@ -261,10 +227,9 @@ def rate_callbacks(cfg: dict[str, Any], clock) -> list:
         plateau = cfg["reduce_lr"]
         return [keras.callbacks.ReduceLROnPlateau(
             monitor=plateau["monitor"], mode="min" if "loss" in plateau["monitor"] else "max",
-            factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(plateau["min_lr"]), verbose=0)]
-    if schedule == "cosine_time":
-        if cfg.get("time_budget_minutes") is None:
-            raise TrainingError("params.yaml train.lr_schedule: cosine_time needs train.time_budget_minutes")
+            factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(cfg["min_learning_rate"]),
+            verbose=0)]
+    if schedule == "cosine_time":  # params.yaml's schema makes sure it has a time budget
         return [TimeCosine(float(cfg["learning_rate"]), float(cfg["min_learning_rate"]), cfg["time_budget_minutes"], clock)]
     return []
 
@@ -346,8 +311,6 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
 
     restore, mixup = restore_choice(cfg), mixup_alpha(cfg)
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
-    if cfg.get("time_budget_minutes") is not None and float(cfg["time_budget_minutes"]) <= 0:
-        raise TrainingError(f"params.yaml train.time_budget_minutes: must be positive or null, not {cfg['time_budget_minutes']}")
     steps = math.ceil(len(x_train) / batch_size)
     model.compile(
         optimizer=make_optimizer(cfg, steps, epochs, model),

@@ -10,9 +10,12 @@ import argparse
 import ipaddress
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .settings import ServeSettings
+
+if TYPE_CHECKING:
+    from ..params import Params
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def settings_from_args(args: argparse.Namespace) -> tuple[ServeSettings, dict[str, Any]]:
-    from ..params import load_params
+def settings_from_args(args: argparse.Namespace) -> tuple[ServeSettings, Params | None]:
+    from ..params import read_params
 
-    params = load_params(args.params) if Path(args.params).exists() else {}
+    params = read_params(args.params) if Path(args.params).exists() else None
     settings = ServeSettings.from_params(params).replace(
         host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_megapixels=args.max_megapixels,
         max_side=args.max_side, whole_image_fallback=args.whole_image_fallback)
@@ -61,7 +64,7 @@ def _is_loopback(host: str) -> bool:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings, params = settings_from_args(args)
-    registered = (params.get("registry") or {}).get("model_name", DEFAULT_REGISTERED_MODEL)
+    registered = params.registry.model_name if params else DEFAULT_REGISTERED_MODEL
     if not _is_loopback(settings.host):
         log.warning("binding %s: the service is reachable from other machines and has no authentication", settings.host)
 
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     if not (args.model or "").endswith(".keras"):
         from .. import tracking
 
-        tracking.configure((params.get("mlflow") or {}).get("experiment", tracking.DEFAULT_EXPERIMENT))
+        tracking.configure(params.mlflow.experiment if params else tracking.DEFAULT_EXPERIMENT)
     classifier = load_classifier(args.model) if args.model else load_default_classifier(registered)
     model_uri = classifier.uri
 

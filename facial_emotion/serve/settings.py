@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..faces.detect import DetectorParams
-from ..params import ParamsError
+from ..params import Params, ParamsError
 
 MB = 1024 * 1024
 
@@ -46,15 +46,11 @@ class ServeSettings:
         return int(float(self.max_megapixels) * 1e6)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> "ServeSettings":
-        """From a whole params.yaml dict; an unknown `serve:` key is an error (a typo would be ignored)."""
-        serve = dict(params.get("serve") or {})
-        known = {f.name for f in dataclasses.fields(cls)} - {"detector"}
-        unknown = sorted(set(serve) - known)
-        if unknown:
-            raise ParamsError(f"params.yaml serve: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        detector = DetectorParams.from_dict((params.get("demo") or {}).get("detector"), where="demo.detector")
-        return cls(**serve, detector=detector)
+    def from_params(cls, params: Params | None) -> "ServeSettings":
+        """From the validated params.yaml (`serve:` and `demo.detector`), or the defaults without one."""
+        if params is None:
+            return cls()
+        return cls(**params.serve.model_dump(), detector=DetectorParams.from_dict(params.demo.detector.model_dump()))
 
     def replace(self, **changes: Any) -> "ServeSettings":
         """A copy with the given fields changed; None values (options not given) are left out."""

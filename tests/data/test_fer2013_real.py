@@ -18,7 +18,7 @@ from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.fer_csv import parse_fer_bytes, read_bytes, read_fer_csv
 from facial_emotion.data.fer_csv_arrow import parse_clean
 from facial_emotion.data.ingest import ingest
-from facial_emotion.data.splits import challenge_split, official_split, seed_split
+from facial_emotion.data.splits import challenge_split, official_split, study1_split
 from facial_emotion.labels import IMAGE_SIZE, NUM_CLASSES
 
 pytestmark = pytest.mark.data
@@ -80,9 +80,9 @@ def test_pixels_span_the_full_range(fer2013) -> None:
     assert 120 < ds.images.mean() < 135  # FER2013's mean pixel is about 129
 
 
-def test_seed_split_counts(fer2013) -> None:
+def test_study1_split_counts(fer2013) -> None:
     ds, _ = fer2013
-    split = seed_split(ds, 0.2, 42)
+    split = study1_split(ds, 0.2, 42)
     assert np.bincount(ds.labels[split.val], minlength=NUM_CLASSES).tolist() == SEED_VAL_COUNTS
     assert np.bincount(ds.labels[split.train], minlength=NUM_CLASSES).tolist() == SEED_TRAIN_COUNTS
     assert len(split.val) == 7178 and len(split.train) == 28709

@@ -65,7 +65,7 @@ def test_stage_runs_the_champion_on_the_astronaut_clip(workdir):
 
     from stages import demo as stage
 
-    stage.main()
+    stage.main([])
     out = workdir / "reports" / "demo"
     for name in ("grid.png", "preview.png", "timeline.json", "frames.csv", "summary.json", "annotated.mp4"):
         assert (out / name).is_file(), name

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from facial_emotion.labels import EMOTIONS
-from facial_emotion.serve.local import LocalServer, free_port
+from tests.support.serve_local import LocalServer, free_port
 
 from .serve_kit import UPLOAD_LIMIT_MB, astronaut_jpeg, face_crop_png, png_header_only
 

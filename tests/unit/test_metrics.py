@@ -128,7 +128,7 @@ def test_no_models_to_choose_from() -> None:
 @pytest.mark.parametrize("strategy, test_is_validation, says", [
     ("official", False, "validation from Training, test = PublicTest + PrivateTest"),
     ("challenge", False, "validation = PublicTest, test = PrivateTest"),
-    ("seed", True, "test = validation"),
+    ("study1", True, "test = validation"),
 ])
 def test_comparison_names_the_split_its_figures_come_from(strategy, test_is_validation, says) -> None:
     assert says in compare_with_studies({}, strategy, test_is_validation)["our_split"]

@@ -1,4 +1,4 @@
-"""params.yaml access with errors naming the key, and atomic writers that never leave half a file."""
+"""Reading params.yaml, and atomic writers that never leave half a file."""
 
 from __future__ import annotations
 
@@ -12,52 +12,44 @@ import pytest
 
 from facial_emotion.errors import PipelineError
 from facial_emotion.files import atomic_path, read_json, read_npz, write_json, write_npz, write_text
-from facial_emotion.params import ParamsError, flatten, get, load_params
+from facial_emotion.params import ParamsError, flatten, read_params, read_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = {"seed": 42, "train": {"epochs": 5, "optimizer": {"lr": 0.001}}, "ingest": {"on_bad_row": "error"}}
 
 
-# --- params ---------------------------------------------------------------------------------------
+# --- params (the schema's own tests: tests/unit/test_params.py) -------------------------------------
 
 
-def test_load_params_reads_a_mapping(tmp_path) -> None:
+def test_read_yaml_reads_a_mapping(tmp_path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("seed: 42\ntrain:\n  epochs: 5\n  optimizer:\n    lr: 1.0e-3\ningest:\n  on_bad_row: error\n")
-    assert load_params(path) == PARAMS
+    assert read_yaml(path) == PARAMS
 
 
-def test_the_repositorys_params_yaml_loads() -> None:
-    params = load_params(REPO / "params.yaml")
-    assert isinstance(get(params, "seed"), int)
+def test_the_repositorys_params_yaml_is_valid() -> None:
+    params = read_params(REPO / "params.yaml")
+    assert isinstance(params.seed, int) and params.variants.keys() == {f"cnn-{b}-{a}" for b in ("none", "class_weight", "smote")
+                                                                       for a in ("relu", "elu")}
 
 
 def test_missing_params_file(tmp_path) -> None:
-    with pytest.raises(ParamsError, match="params.yaml: params file not found"):
-        load_params(tmp_path / "params.yaml")
+    with pytest.raises(ParamsError, match="params.yaml: params file not found") as info:
+        read_yaml(tmp_path / "params.yaml")
+    assert isinstance(info.value, PipelineError)
 
 
 def test_params_file_that_is_not_a_mapping(tmp_path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("- a\n- b\n")
-    with pytest.raises(ParamsError, match="expected a mapping at the top level"):
-        load_params(path)
+    with pytest.raises(ParamsError, match="expected a mapping of sections at the top level"):
+        read_yaml(path)
 
 
 def test_empty_params_file_is_an_empty_mapping(tmp_path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("")
-    assert load_params(path) == {}
-
-
-def test_get_nested_and_missing_keys() -> None:
-    assert get(PARAMS, "train.optimizer.lr") == 0.001
-    assert get(PARAMS, "train") == PARAMS["train"]
-    with pytest.raises(ParamsError, match="missing parameter 'train.batch_size'") as info:
-        get(PARAMS, "train.batch_size")
-    assert isinstance(info.value, PipelineError)
-    with pytest.raises(ParamsError, match="'seed.value'"):
-        get(PARAMS, "seed.value")  # a leaf is not a section
+    assert read_yaml(path) == {}
 
 
 def test_flatten_gives_dotted_keys() -> None:

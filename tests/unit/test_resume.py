@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 
 from facial_emotion.models import training  # noqa: E402
 from facial_emotion.models.resume import TrainingState, fingerprint  # noqa: E402
-from facial_emotion.params import load_params  # noqa: E402
+from facial_emotion.params import read_params  # noqa: E402
 
 
 class StopAfter(keras.callbacks.Callback):
@@ -37,7 +37,7 @@ def _data(n=160, seed=0):
 
 
 def _cfg(**over):
-    cfg = dict(load_params()["train"], epochs=4, batch_size=32, learning_rate=0.003, deterministic=True,
+    cfg = dict(read_params().train.model_dump(), epochs=4, batch_size=32, learning_rate=0.003, deterministic=True,
                early_stopping={"monitor": "val_accuracy", "patience": 10})
     cfg.update(over)
     return cfg

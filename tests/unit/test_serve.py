@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import httpx
@@ -15,11 +16,13 @@ import pytest
 
 from facial_emotion.faces.classifier import EmotionClassifier
 from facial_emotion.labels import EMOTIONS, NUM_CLASSES
-from facial_emotion.params import ParamsError
+from facial_emotion.params import ParamsError, read_yaml, validate
 from facial_emotion.serve.errors import UnreadableUpload, UnsupportedMediaType, UploadTooLarge
 from facial_emotion.serve.images import prepare_image, sniff_format
 from facial_emotion.serve.predict import model_identity
 from facial_emotion.serve.settings import ServeSettings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _encode(image: np.ndarray, ext: str) -> bytes:
@@ -77,18 +80,32 @@ def test_big_images_are_shrunk_to_max_side():
 
 
 def test_settings_from_params_reuse_the_demo_detector():
-    settings = ServeSettings.from_params({"serve": {"port": 9000, "max_upload_mb": 2},
-                                          "demo": {"detector": {"scale_factor": 1.3}}})
+    raw = read_yaml(REPO / "params.yaml")
+    raw["serve"].update(port=9000, max_upload_mb=2)
+    raw["demo"]["detector"]["scale_factor"] = 1.3
+    settings = ServeSettings.from_params(validate(raw)[0])
     assert settings.port == 9000 and settings.max_upload_bytes == 2 * 1024 * 1024
     assert settings.detector.scale_factor == 1.3 and settings.host == "127.0.0.1"
     assert settings.replace(port=None, max_side=800).max_side == 800
+    assert ServeSettings.from_params(None) == ServeSettings()  # no params.yaml: the defaults
 
 
-@pytest.mark.parametrize("serve, words", [({"max_uplod_mb": 1}, "unknown key"), ({"max_upload_mb": 0}, "max_upload_mb"),
-                                          ({"max_side": 10}, "max_side"), ({"whole_image_fallback": "yes"}, "true or false")])
+@pytest.mark.parametrize("serve, words", [({"max_uplod_mb": 1}, "serve.max_uplod_mb: unknown key .*'max_upload_mb'"),
+                                          ({"max_upload_mb": 0}, "serve.max_upload_mb: got 0, must be > 0"),
+                                          ({"max_side": 10}, "serve.max_side: got 10, must be >= 48"),
+                                          ({"whole_image_fallback": "yes"}, "true or false")])
 def test_bad_settings_name_the_field(serve, words):
+    raw = read_yaml(REPO / "params.yaml")
+    raw["serve"].update(serve)
     with pytest.raises(ParamsError, match=words):
-        ServeSettings.from_params({"serve": serve})
+        validate(raw)
+
+
+@pytest.mark.parametrize("change, words", [({"port": 70000}, "serve.port: must be 0-65535"),
+                                           ({"max_side": 10}, "serve.max_side: must be >= 48")])
+def test_command_line_overrides_are_checked_too(change, words):
+    with pytest.raises(ParamsError, match=words):
+        ServeSettings().replace(**change)
 
 
 @pytest.mark.parametrize("uri, version, expected", [

@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from facial_emotion.data.dataset import FaceDataset
-from facial_emotion.data.splits import SplitError, challenge_split, make_split, official_split, seed_split
+from facial_emotion.data.splits import SplitError, challenge_split, make_split, official_split, study1_split
 from facial_emotion.errors import PipelineError
 from facial_emotion.labels import NUM_CLASSES
 
@@ -69,10 +69,23 @@ def test_official_split_is_sorted_and_reproducible(ds) -> None:
     assert not np.array_equal(first.val, other.val)
 
 
-@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
-def test_val_fraction_out_of_range(ds, fraction) -> None:
-    with pytest.raises(SplitError, match=f"split.val_fraction: must be between 0 and 1, not {fraction}"):
-        official_split(ds, fraction, 42)
+def test_a_class_with_one_training_row_is_a_one_line_error() -> None:
+    """scikit-learn's own error is a traceback about "the least populated class"."""
+    ds = make_dataset()
+    training = np.flatnonzero(ds.usage == "Training")
+    keep = np.concatenate([training[ds.labels[training] != 1], training[ds.labels[training] == 1][:1],
+                           np.flatnonzero(ds.usage != "Training")])
+    with pytest.raises(SplitError, match="^split.strategy official: class disgust has a single one of the .* Training "
+                                         "rows, too few to stratify"):
+        official_split(ds.subset(keep), 0.1, 42)
+    with pytest.raises(SplitError, match="^split.strategy study1: class disgust has a single one"):
+        study1_split(ds.subset(np.concatenate([np.flatnonzero(ds.labels != 1), np.flatnonzero(ds.labels == 1)[:1]])))
+
+
+def test_too_few_rows_for_a_validation_row_per_class_is_a_one_line_error() -> None:
+    ds = make_dataset()
+    with pytest.raises(SplitError, match="split 0.01 leave fewer rows on a side than the 7 classes"):
+        official_split(ds, 0.01, 42)
 
 
 def test_official_split_without_test_rows_is_an_error() -> None:
@@ -114,8 +127,8 @@ def test_challenge_split_names_the_missing_usage(shares, missing) -> None:
 # --- seed -----------------------------------------------------------------------------------------
 
 
-def test_seed_split_is_80_20_and_stratified(ds) -> None:
-    split = seed_split(ds, 0.2, 42)
+def test_study1_split_is_80_20_and_stratified(ds) -> None:
+    split = study1_split(ds, 0.2, 42)
     n = len(ds)
     assert len(split.val) == int(np.ceil(0.2 * n)) and len(split.train) == n - len(split.val)
     assert set(split.train.tolist()) | set(split.val.tolist()) == set(range(n))
@@ -125,8 +138,8 @@ def test_seed_split_is_80_20_and_stratified(ds) -> None:
     assert split.test_is_validation and np.array_equal(split.test, split.val)
 
 
-def test_seed_split_equals_the_first_study_call(ds) -> None:
-    split = seed_split(ds, 0.2, 42)
+def test_study1_split_equals_the_first_study_call(ds) -> None:
+    split = study1_split(ds, 0.2, 42)
     labels = ds.labels
     n = len(labels)
     train, val = train_test_split(np.arange(n), test_size=0.2, shuffle=True, random_state=42,
@@ -134,9 +147,9 @@ def test_seed_split_equals_the_first_study_call(ds) -> None:
     assert np.array_equal(split.train, train) and np.array_equal(split.val, val)
 
 
-def test_seed_split_differs_from_stratifying_on_integer_labels(ds) -> None:
+def test_study1_split_differs_from_stratifying_on_integer_labels(ds) -> None:
     """Same class counts as an integer stratification, different rows: one-hot reorders the classes."""
-    split = seed_split(ds, 0.2, 42)
+    split = study1_split(ds, 0.2, 42)
     train, val = train_test_split(np.arange(len(ds)), test_size=0.2, shuffle=True, random_state=42,
                                   stratify=ds.labels)
     assert np.array_equal(np.bincount(ds.labels[split.val], minlength=NUM_CLASSES),
@@ -144,8 +157,8 @@ def test_seed_split_differs_from_stratifying_on_integer_labels(ds) -> None:
     assert not np.array_equal(np.sort(split.val), np.sort(val))
 
 
-def test_seed_split_ignores_usage(ds) -> None:
-    split = seed_split(ds, 0.2, 42)
+def test_study1_split_ignores_usage(ds) -> None:
+    split = study1_split(ds, 0.2, 42)
     assert {"Training", "PublicTest", "PrivateTest"} <= set(ds.usage[split.val].tolist())
 
 
@@ -154,10 +167,10 @@ def test_seed_split_ignores_usage(ds) -> None:
 
 def test_make_split_dispatches(ds) -> None:
     assert np.array_equal(make_split(ds, "official", 0.1, 42).val, official_split(ds, 0.1, 42).val)
-    seed = make_split(ds, "seed", 0.5, 42)  # val_fraction does not apply to the study's fixed 80/20
-    assert np.array_equal(seed.val, seed_split(ds, 0.2, 42).val)
+    study1 = make_split(ds, "study1", 0.5, 42)  # val_fraction does not apply to the study's fixed 80/20
+    assert np.array_equal(study1.val, study1_split(ds, 0.2, 42).val)
 
 
 def test_unknown_strategy(ds) -> None:
-    with pytest.raises(SplitError, match="split.strategy: must be one of official, challenge, seed, not 'random'"):
+    with pytest.raises(SplitError, match="unknown split strategy 'random'"):
         make_split(ds, "random", 0.1, 42)

@@ -1,6 +1,6 @@
 """Training options from params.yaml: each optimiser and schedule is the Keras object it names, the
-schedules have the shape they promise, a time budget stops training, and a wrong value is a one-line
-error naming the key."""
+schedules have the shape they promise, a time budget stops training. Wrong values are params.yaml's
+schema's to refuse (tests/unit/test_params.py), before any training starts."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from facial_emotion.models.training import TrainingError, make_optimizer, make_schedule  # noqa: E402
-from facial_emotion.params import load_params  # noqa: E402
+from facial_emotion.params import read_params  # noqa: E402
 
 
 @pytest.fixture()
 def train_cfg():
-    return dict(load_params()["train"], learning_rate=0.01, min_learning_rate=1e-5)
+    return dict(read_params().train.model_dump(), learning_rate=0.01, min_learning_rate=1e-5)
 
 
 def _rates(schedule, steps):
@@ -46,13 +46,6 @@ def test_onecycle_warms_up_linearly_then_anneals(train_cfg):
     assert np.all(np.diff(_rates(make_schedule(cfg, 10, 10), range(20))) > 0)
 
 
-@pytest.mark.parametrize("cycle", [{"warmup_fraction": 0.0, "div_factor": 25}, {"warmup_fraction": 1.0, "div_factor": 25},
-                                   {"warmup_fraction": 0.3, "div_factor": 0.5}])
-def test_onecycle_settings_out_of_range_are_named(train_cfg, cycle):
-    with pytest.raises(TrainingError, match="train.onecycle"):
-        make_schedule(dict(train_cfg, lr_schedule="onecycle", onecycle=cycle), 10, 5)
-
-
 @pytest.mark.parametrize(("name", "cls"), [("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
 def test_each_optimizer_is_the_keras_one(train_cfg, name, cls):
     decay = 0.05 if name == "adamw" else 0.0
@@ -62,14 +55,6 @@ def test_each_optimizer_is_the_keras_one(train_cfg, name, cls):
         assert optimizer.weight_decay == pytest.approx(0.05)
     if name == "sgd":
         assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.8)
-
-
-@pytest.mark.parametrize("name", ["adam", "sgd"])
-@pytest.mark.parametrize(("key", "value"), [("weight_decay", 0.05), ("weight_decay_exclude", ["gamma"])])
-def test_weight_decay_without_adamw_is_an_error_not_ignored(train_cfg, name, key, value):
-    with pytest.raises(TrainingError, match=f"train.{key}: only train.optimizer adamw decays weights.*{name!r}"):
-        make_optimizer(dict(train_cfg, optimizer=name, **{key: value}), 10, 5)
-    make_optimizer(dict(train_cfg, optimizer=name, weight_decay=0.0, weight_decay_exclude=[]), 10, 5)
 
 
 def _decayed_by_one_step(cfg, names):
@@ -98,12 +83,6 @@ def test_weight_decay_exclude_names_are_parts_not_patterns(train_cfg):
     assert after == pytest.approx({"bias": 0.995, "b.as": 1.0})
 
 
-@pytest.mark.parametrize("value", ["gamma", [""], [3], {"gamma": 1}])
-def test_weight_decay_exclude_must_be_a_list_of_names(train_cfg, value):
-    with pytest.raises(TrainingError, match="train.weight_decay_exclude: must be a list of weight-name parts"):
-        make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=value), 10, 5)
-
-
 def test_weight_decay_exclude_name_matching_no_weight_is_named(train_cfg):
     from facial_emotion.models.architectures import build_compact
 
@@ -111,12 +90,6 @@ def test_weight_decay_exclude_name_matching_no_weight_is_named(train_cfg):
     with pytest.raises(TrainingError, match="train.weight_decay_exclude: 'gama' names no trainable weight .*gamma"):
         make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "gama"]), 10, 5, model)
     make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "bias"]), 10, 5, model)
-
-
-@pytest.mark.parametrize(("key", "value"), [("optimizer", "rmsprop"), ("lr_schedule", "step")])
-def test_unknown_names_are_one_line_errors(train_cfg, key, value):
-    with pytest.raises(TrainingError, match=f"train.{key}: must be .*not '{value}'"):
-        make_optimizer(dict(train_cfg, **{key: value}), 10, 5)
 
 
 def _tiny_fit(cfg, epochs):
@@ -140,12 +113,6 @@ def test_no_time_budget_runs_every_epoch(train_cfg):
     assert not result.stopped_by_time_budget and len(result.history) == 3
 
 
-@pytest.mark.parametrize("minutes", [0, -5])
-def test_a_time_budget_must_be_positive(train_cfg, minutes):
-    with pytest.raises(TrainingError, match="train.time_budget_minutes: must be positive or null"):
-        _tiny_fit(dict(train_cfg, time_budget_minutes=minutes), epochs=1)
-
-
 def test_cosine_rate_runs_from_peak_to_floor_and_stays_there():
     from facial_emotion.models.callbacks import learning_rate_at
 
@@ -157,11 +124,6 @@ def test_cosine_time_anneals_over_the_budget(train_cfg):
     result = _tiny_fit(dict(train_cfg, lr_schedule="cosine_time", time_budget_minutes=1e-6), epochs=5)
     assert result.stopped_by_time_budget and len(result.history) == 1
     assert result.history[0]["learning_rate"] == pytest.approx(1e-5)  # the budget is spent: the rate is at its floor
-
-
-def test_cosine_time_needs_a_budget(train_cfg):
-    with pytest.raises(TrainingError, match="cosine_time needs train.time_budget_minutes"):
-        _tiny_fit(dict(train_cfg, lr_schedule="cosine_time", time_budget_minutes=None), epochs=1)
 
 
 def test_training_dataset_covers_every_image_once_per_pass_and_reshuffles():
@@ -209,19 +171,6 @@ def test_mixup_off_leaves_faces_and_labels_as_they_are():
         np.testing.assert_array_equal(targets.argmax(1), labels[faces[:, 0, 0, 0]])
 
 
-@pytest.mark.parametrize("value", [-0.2, 11, "0.2", True, float("nan")])
-def test_mixup_out_of_range_is_a_one_line_error(value):
-    from facial_emotion.models.training import mixup_alpha
-
-    with pytest.raises(TrainingError, match="train.mixup: must be 0"):
-        mixup_alpha({"mixup": value})
-
-
-def test_fit_rejects_a_bad_mixup_before_training(train_cfg):
-    with pytest.raises(TrainingError, match="train.mixup: must be 0"):
-        _tiny_fit(dict(train_cfg, mixup=-1), epochs=1)
-
-
 def test_fit_trains_with_mixup_and_validates_on_unblended_faces(train_cfg):
     """The last epoch's validation figures are Keras' own evaluate on the plain faces and one-hot
     labels: blended validation faces or labels would give another loss."""
@@ -251,12 +200,6 @@ def test_validation_figures_match_keras_evaluate():
     expected = model.evaluate(images[..., None], one_hot(labels), batch_size=40, verbose=0, return_dict=True)
     assert logs["val_accuracy"] == pytest.approx(expected["accuracy"])
     assert logs["val_loss"] == pytest.approx(expected["loss"], rel=1e-4)
-
-
-@pytest.mark.parametrize("value", [0, 1, 1.5, -0.1, "0.99", True])
-def test_ema_momentum_out_of_range_is_a_one_line_error(train_cfg, value):
-    with pytest.raises(TrainingError, match="train.ema_momentum: must be null or a number in"):
-        make_optimizer(dict(train_cfg, ema_momentum=value), 10, 5)
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
@@ -302,13 +245,11 @@ def test_with_ema_the_model_returned_is_the_validated_average(train_cfg, time_bu
     assert max(float(np.abs(r - k).max()) for r, k in zip(raw, kept)) > 1e-4
 
 
-def test_restore_must_be_best_or_last(train_cfg):
+def test_restore_is_best_unless_last(train_cfg):
     from facial_emotion.models.training import restore_choice
 
     assert restore_choice(dict(train_cfg, restore="last")) == "last"
     assert restore_choice({k: v for k, v in train_cfg.items() if k != "restore"}) == "best"  # older params files
-    with pytest.raises(TrainingError, match="train.restore: must be best or last, not 'final'"):
-        restore_choice(dict(train_cfg, restore="final"))
 
 
 @pytest.mark.parametrize(("restore", "time_budget"), [("best", None), ("last", None), ("last", 1e-6)])

@@ -2,40 +2,46 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
-from facial_emotion.models.baselines import BASELINES, subsample
 from facial_emotion.models.store import SKLEARN_FILE, model_dir, skops_trusted_types, write_run_info
 from facial_emotion.params import load_params
+from facial_emotion.params.results import BaselinesSection
 
-log = logging.getLogger("stages.train_baseline")
+log = logging.getLogger("stages.baseline")
+
+PARAMS = ("seed", "mlflow.experiment", "baselines.balance", "baselines.{model}")  # dvc.yaml lists the same keys
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Train one baseline")
-    parser.add_argument("--model", required=True, choices=sorted(BASELINES))
+    parser = stage_parser("stages.baseline", __doc__, PARAMS)
+    parser.add_argument("--model", required=True, choices=sorted(set(BaselinesSection.model_fields) - {"balance"}))
     args = parser.parse_args(argv)
-    params = load_params()
-    cfg, common = params["baselines"][args.model], params["baselines"]
-    seed, experiment = params["seed"], params["mlflow"]["experiment"]
+    params = load_params(PARAMS, model=args.model)
+    # Imported after the params check: --help and a bad param answer at once, not after scikit-learn loads.
+    from sklearn.exceptions import ConvergenceWarning
+
+    from facial_emotion.models.baselines import BASELINES, subsample
+
+    section = params.baselines[args.model]
+    cfg, balance = section.model_dump(), params.baselines.balance
+    seed, experiment = params.seed, params.mlflow.experiment
     tracking.configure(experiment)
-    training = load_training_set(common["balance"])
-    images, labels = subsample(training.data.images, training.data.labels, cfg.get("max_train_samples"), seed)
+    training = load_training_set(balance)
+    images, labels = subsample(training.data.images, training.data.labels, section.max_train_samples, seed)
     name = args.model
     folder = model_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
-    log.info("%s on %d training images (%s)", name, len(labels), common["balance"])
-    logged = {args.model: cfg, "balance": common["balance"], "seed": seed}
+    log.info("%s on %d training images (%s)", name, len(labels), balance)
+    logged = {args.model: cfg, "balance": balance, "seed": seed}
     with tracking.stage_run(f"baseline@{name}", logged, training.data.source, training.data.sha256,
                             experiment=experiment, name=tracking.run_name(name)) as run:
         import mlflow

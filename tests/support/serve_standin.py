@@ -1,7 +1,7 @@
 """An untrained stand-in champion in a throwaway MLflow store: the service, its tests and its load
 benchmark run the real loading path (`models:/<name>@champion`) without a trained pipeline.
 
-    python -m facial_emotion.serve.standin --store /tmp/standin   # prints the env line and model URI
+    python -m tests.support.serve_standin --store /tmp/standin   # prints the env line and model URI
 
 The model is what every trained model is to the service: raw uint8 (N, 48, 48, 1) in, (N, 7)
 probabilities out, scaling inside, logged with the same kind of signature as the train stage's.
@@ -14,8 +14,8 @@ import argparse
 import os
 from pathlib import Path
 
-from ..labels import IMAGE_SIZE, NUM_CLASSES
-from ..models.store import keras_pip_requirements
+from facial_emotion.labels import IMAGE_SIZE, NUM_CLASSES
+from facial_emotion.models.store import keras_pip_requirements
 
 DEFAULT_NAME = "facial-emotion"
 ALIAS = "champion"
@@ -67,7 +67,7 @@ def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m facial_emotion.serve.standin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.support.serve_standin", description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, help="folder for the throwaway MLflow store (mlflow.db, mlartifacts/)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"registered model name (default: {DEFAULT_NAME})")
     args = parser.parse_args(argv)

@@ -6,14 +6,18 @@ import argparse
 import logging
 
 from facial_emotion import tracking
-from facial_emotion.cli import run_main
+from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
 from facial_emotion.models.store import KERAS_FILE, keras_pip_requirements, model_dir, write_run_info
 from facial_emotion.params import load_params
+from facial_emotion.params.training import ACTIVATIONS, BALANCES
 
-log = logging.getLogger("stages.train_cnn")
+log = logging.getLogger("stages.train")
+
+# dvc.yaml lists the same keys; the variant's own overrides rerun only that variant.
+PARAMS = ("seed", "mlflow.experiment", "cnn", "augmentation", "train", "variants.cnn-{balance}-{activation}")
 
 
 def variant_name(balance: str, activation: str) -> str:
@@ -21,20 +25,20 @@ def variant_name(balance: str, activation: str) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train one CNN variant")
-    parser.add_argument("--balance", required=True, choices=["none", "class_weight", "smote"])
-    parser.add_argument("--activation", required=True)
+    parser = stage_parser("stages.train", __doc__, PARAMS)
+    parser.add_argument("--balance", required=True, choices=BALANCES)
+    parser.add_argument("--activation", required=True, choices=ACTIVATIONS)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    params = load_params()
+    params = load_params(PARAMS, balance=args.balance, activation=args.activation)
     name = variant_name(args.balance, args.activation)
-    seed, experiment = params["seed"], params["mlflow"]["experiment"]
-    # Per-variant overrides (params.yaml `variants.<name>`) rerun only that variant.
-    train_cfg = {**params["train"], **(params.get("variants", {}).get(name) or {})}
-    cnn_cfg, aug_cfg = params["cnn"], params["augmentation"]
+    seed, experiment = params.seed, params.mlflow.experiment
+    # params.yaml `variants.<name>`, deep-merged onto `train` and validated like it.
+    train_cfg = params.variants[name].model_dump()
+    cnn, aug_cfg = params.cnn, params.augmentation.model_dump()
     tracking.configure(experiment)
 
     from facial_emotion.models.architectures import build_model
@@ -49,14 +53,13 @@ def main(argv=None) -> None:
             log.warning("SYNTHETIC DATA: epochs capped at %d (train.synthetic_max_epochs) instead of %d", cap, train_cfg["epochs"])
             train_cfg["epochs"] = cap
     set_seeds(seed, bool(train_cfg["deterministic"]))
-    model = build_model(cnn_cfg["architecture"], args.activation, cnn_cfg, aug_cfg, seed, name)
+    model = build_model(cnn.architecture, args.activation, cnn.model_dump(), aug_cfg, seed, name)
     log.info("%s: %s network, %d parameters, %d training images (%s), %d validation; %s", name,
-             cnn_cfg["architecture"], model.count_params(), len(training.data), args.balance, len(val), threads_note())
+             cnn.architecture, model.count_params(), len(training.data), args.balance, len(val), threads_note())
 
     folder = model_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
-    logged_params = {"train": train_cfg, "cnn": {"architecture": cnn_cfg["architecture"], **cnn_cfg[cnn_cfg["architecture"]],
-                                                  "l2": cnn_cfg.get("l2", 0.0)},
+    logged_params = {"train": train_cfg, "cnn": {"architecture": cnn.architecture, **cnn.settings(), "l2": cnn.l2},
                      "augmentation": aug_cfg, "seed": seed, "balance": args.balance, "activation": args.activation}
     # Snapshots after every epoch, outside models/ (DVC deletes a stage's outputs before rerunning it):
     # a stopped run continues from its last finished epoch, in the same MLflow run.
@@ -71,7 +74,7 @@ def main(argv=None) -> None:
         from mlflow.models import infer_signature
 
         state.run_id = run.info.run_id
-        mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn_cfg["architecture"],
+        mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn.architecture,
                          "balance": args.balance, "activation": args.activation})
         mlflow.log_metric("parameters", model.count_params())
         result = fit(model, training.data.images, training.data.labels, val.images, val.labels, train_cfg,

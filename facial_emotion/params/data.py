@@ -1,0 +1,57 @@
+"""The sections of the data stages: where the data is, how it is read, split and balanced."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import field_validator
+
+from ..labels import EMOTIONS, label_for_folder
+from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Seconds, Section
+
+
+class MlflowSection(Section):
+    experiment: Name
+
+
+class DataSection(Section):
+    raw_dir: Name
+    source: Literal["auto", "csv", "folders", "synthetic"]
+    synthetic_rows: Count
+
+
+class IngestSection(Section):
+    on_bad_row: Literal["error", "skip"]
+    blank_max_std: NonNegativeFloat
+
+
+class EdaSection(Section):
+    samples_per_class: Count
+    blank_thumbnails: NonNegative
+    duplicate_groups_shown: NonNegative
+    kernel: Name
+    cell_timeout_s: Seconds
+
+
+class SplitSection(Section):
+    strategy: Literal["official", "challenge", "study1"]
+    val_fraction: Fraction
+
+
+class SmoteSection(Section):
+    k_neighbors: Count
+    sampling_strategy: Literal["auto", "minority", "not minority", "not majority", "all"]
+    reduce_k: bool
+
+
+class BalanceSection(Section):
+    smote: SmoteSection
+    flip_classes: list[str]
+
+    @field_validator("flip_classes")
+    @classmethod
+    def _known_classes(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if label_for_folder(name) is None:
+                raise ValueError(f"{name!r} is not a class; use {', '.join(EMOTIONS)}")
+        return names

@@ -1,0 +1,111 @@
+"""Read params.yaml and validate all of it, once, before a stage does any work.
+
+YAML is read as YAML 1.2 reads numbers (`1e-3` is a number, as DVC reads it, not PyYAML's
+text), and a key written twice is an error instead of the last one silently winning.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .deprecations import upgrade
+from .messages import ParamsError, did_you_mean, first_problem, params_line
+from .schema import VARIANT_NAMES, Params
+from .training import ACTIVATIONS, BALANCES
+
+log = logging.getLogger("facial_emotion.params")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 floats (`1e-3`, no dot needed) and duplicate keys refused."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ParamsError(f"params.yaml line {key_node.start_mark.line + 1}: key {key!r} is written twice "
+                                  "in one mapping (only one of them would count)")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def read_yaml(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """The file as a plain mapping; a missing file or a YAML syntax error is one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found (run from the repository root)")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ParamsError(f"{path}{where}: not valid YAML ({exc.problem})") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def validate(raw: dict[str, Any]) -> tuple[Params, list[str]]:
+    """The typed params and the deprecation warnings; ParamsError (one line) on the first problem."""
+    raw = copy.deepcopy(raw)
+    notes = upgrade(raw)
+    raw["variants"] = _merged_variants(raw)
+    try:
+        return Params.model_validate(raw), notes
+    except ValidationError as exc:
+        raise ParamsError(first_problem(exc, Params)) from None
+
+
+def _merged_variants(raw: dict[str, Any]) -> Any:
+    """Each `variants.<name>` deep-merged onto `train`, to be validated like `train`."""
+    variants, train = raw.get("variants"), raw.get("train")
+    if not isinstance(variants, dict):
+        return variants  # pydantic names the problem
+    merged = {}
+    for name, override in variants.items():
+        if name not in VARIANT_NAMES:
+            raise ParamsError(params_line(("variants", name), f"not a CNN variant: names are "
+                                          f"cnn-<{'|'.join(BALANCES)}>-<{'|'.join(ACTIVATIONS)}> "
+                                          f"({did_you_mean(str(name), VARIANT_NAMES)})"))
+        if override is None:
+            override = {}
+        if not isinstance(override, dict):
+            raise ParamsError(params_line(("variants", name), "must be a mapping of `train` keys to override, "
+                                                              "e.g. {epochs: 80} or {} for none"))
+        merged[name] = deep_merge(train, override) if isinstance(train, dict) else override
+    return merged
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` on top of `base`: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate the file, logging each deprecation once."""
+    params, notes = validate(read_yaml(path))
+    for note in notes:
+        log.warning("%s", note)
+    return params

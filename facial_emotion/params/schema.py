@@ -1,0 +1,39 @@
+"""params.yaml as one typed schema: every section, in the file's order."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated
+
+from pydantic import Field
+
+from .base import Section
+from .data import BalanceSection, DataSection, EdaSection, IngestSection, MlflowSection, SplitSection
+from .demo import DemoSection, ServeSection
+from .results import BaselinesSection, EvaluateSection, RegistrySection, ReportSection
+from .training import ACTIVATIONS, BALANCES, AugmentationSection, CnnSection, TrainSection
+
+VARIANT_NAMES = tuple(f"cnn-{b}-{a}" for b, a in itertools.product(BALANCES, ACTIVATIONS))
+
+
+class Params(Section):
+    """The whole file. `variants` holds each CNN variant's complete training settings: its
+    overrides in params.yaml deep-merged onto `train` and validated like `train`."""
+
+    seed: Annotated[int, Field(ge=0, lt=2**32)]
+    mlflow: MlflowSection
+    data: DataSection
+    ingest: IngestSection
+    eda: EdaSection
+    split: SplitSection
+    balance: BalanceSection
+    cnn: CnnSection
+    augmentation: AugmentationSection
+    train: TrainSection
+    variants: dict[str, TrainSection]
+    baselines: BaselinesSection
+    evaluate: EvaluateSection
+    registry: RegistrySection
+    report: ReportSection
+    demo: DemoSection
+    serve: ServeSection

@@ -1,0 +1,111 @@
+"""dvc.yaml says what each stage depends on, so `dvc repro` reruns what a change touches and
+nothing else: every package file a stage imports is a dependency (or inside one), the params a
+stage declares are exactly its params in dvc.yaml, and the model lists written out several
+times agree with each other and with params.yaml's variants.
+
+Static checks only: the import graph comes from `ast`, no stage is imported or run.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.import_graph import package_files
+
+REPO = Path(__file__).resolve().parents[2]
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def expanded_stages() -> list[tuple[str, dict, dict[str, str]]]:
+    """(name, stage, matrix item) for every stage, a matrix expanded into its items."""
+    out = []
+    for name, stage in DVC.items():
+        matrix = stage.get("matrix") or {}
+        for values in itertools.product(*matrix.values()):
+            item = dict(zip(matrix, values))
+            out.append((f"{name}@{'-'.join(values)}" if item else name, stage, item))
+    return out
+
+
+def fill(text: str, item: dict[str, str]) -> str:
+    return re.sub(r"\$\{item\.(\w+)\}", lambda m: item[m.group(1)], text)
+
+
+def stage_module(stage: dict) -> Path:
+    match = re.match(r"python -m (stages\.\w+)", stage["cmd"])
+    assert match, f"{stage['cmd']!r}: a stage runs `python -m stages.<name>`"
+    return REPO / (match.group(1).replace(".", "/") + ".py")
+
+
+def declared_params(module: Path) -> tuple[str, ...]:
+    """The stage module's PARAMS tuple, read from its source (`ALL` is the whole file)."""
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PARAMS" for t in node.targets):
+            return tuple("params.yaml" if isinstance(e, ast.Name) and e.id == "ALL" else ast.literal_eval(e)
+                         for e in node.value.elts)
+    raise AssertionError(f"{module.relative_to(REPO)} declares no PARAMS")
+
+
+STAGES = expanded_stages()
+IDS = [name for name, _, _ in STAGES]
+
+
+@pytest.mark.parametrize("name, stage, item", STAGES, ids=IDS)
+def test_every_package_file_a_stage_imports_is_a_dependency(name, stage, item):
+    deps = [fill(d, item) for d in stage["deps"]]
+    module = stage_module(stage)
+    assert str(module.relative_to(REPO)) in deps, f"{name}: its own module is not a dependency"
+    notebooks = [REPO / d for d in deps if d.endswith(".ipynb")]
+    used = package_files(REPO, [module, *notebooks])
+    assert REPO / "facial_emotion/params/schema.py" in used  # the graph is followed (every stage checks params)
+    missing = sorted(str(f.relative_to(REPO)) for f in used
+                     if not any(f.relative_to(REPO).as_posix() == d or f.relative_to(REPO).as_posix().startswith(d + "/")
+                                for d in deps))
+    assert not missing, f"dvc.yaml stage {name} runs these files but does not depend on them: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("name, stage, item", STAGES, ids=IDS)
+def test_a_stages_params_in_dvc_yaml_are_exactly_those_it_reads(name, stage, item):
+    listed = set()
+    for entry in stage.get("params", []):
+        if isinstance(entry, dict):  # `- params.yaml:` with no keys: every key of the file
+            assert entry == {"params.yaml": None}, entry
+            listed.add("params.yaml")
+        else:
+            listed.add(fill(entry, item))
+    declared = {key.format(**item) for key in declared_params(stage_module(stage))}
+    assert listed == declared, f"dvc.yaml stage {name} lists params {sorted(listed)}, its module reads {sorted(declared)}"
+
+
+def test_the_model_lists_agree():
+    train, baseline = DVC["train"]["matrix"], DVC["baseline"]["matrix"]
+    cnns = {f"cnn-{b}-{a}" for b, a in itertools.product(train["balance"], train["activation"])}
+    trained = cnns | set(baseline["model"])
+    assert {fill(o, dict(zip(train, v))) for v in itertools.product(*train.values()) for o in DVC["train"]["outs"]} == \
+        {f"models/{n}" for n in cnns}
+    for stage in ("evaluate", "report"):
+        models = {d.removeprefix("models/") for d in DVC[stage]["deps"] if d.startswith("models/")}
+        assert models == trained, f"dvc.yaml {stage} depends on models {sorted(models)}, the stages train {sorted(trained)}"
+    variants = yaml.safe_load((REPO / "params.yaml").read_text())["variants"]
+    assert set(variants) == cnns, "params.yaml variants are the CNNs of dvc.yaml's train matrix (evaluate scores those)"
+
+
+def test_the_import_graph_follows_relative_lazy_and_notebook_imports(tmp_path):
+    pkg = tmp_path / "facial_emotion"
+    (pkg / "sub").mkdir(parents=True)
+    for name, text in {"__init__.py": "", "a.py": "def f():\n    from .sub import b\n", "sub/__init__.py": "",
+                       "sub/b.py": "from ..c import x\n", "c.py": "x = 1\n", "unused.py": ""}.items():
+        (pkg / name).write_text(text)
+    (tmp_path / "stage.py").write_text("import json\nfrom facial_emotion import a\n")
+    notebook = tmp_path / "n.ipynb"
+    notebook.write_text('{"cells": [{"cell_type": "code", "source": ["%matplotlib inline\\n", '
+                        '"import facial_emotion.sub"]}]}')
+    found = {str(p.relative_to(pkg)) for p in package_files(tmp_path, [tmp_path / "stage.py"])}
+    assert found == {"__init__.py", "a.py", "sub/__init__.py", "sub/b.py", "c.py"}
+    assert {str(p.relative_to(pkg)) for p in package_files(tmp_path, [notebook])} == {"__init__.py", "sub/__init__.py"}
