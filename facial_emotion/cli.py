@@ -8,6 +8,7 @@ import sys
 from typing import Callable
 
 from .errors import PipelineError
+from .tracking import tracking_failure
 
 
 def setup_logging(level: str | None = None) -> None:
@@ -23,13 +24,20 @@ def setup_logging(level: str | None = None) -> None:
 
 
 def run_main(main: Callable[[], object]) -> None:
-    """Run a stage's main(); a PipelineError becomes `error: <message>` and exit status 1."""
+    """Run a stage's main(); a PipelineError, or the tracking server failing mid-stage, becomes
+    `error: <message>` and exit status 1."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter drowns DVC's log
     setup_logging()
     try:
         main()
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:
+        failure = tracking_failure(exc)
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
