@@ -181,7 +181,7 @@ def test_second_clone_pulls_from_s3_reproduces_nothing_and_serves_the_champion(t
     team_copy.run("git", "clone", "-q", str(team_copy.root), str(clone_root))
     clone = PipelineCopy(clone_root, {**pipeline_env(clone_root), **stack.env})
     started = time.monotonic()
-    clone.dvc("pull")
+    clone.dvc("pull", "--with-deps", "evaluate")  # what the first clone reproduced and pushed
     FIGURES["dvc_pull_s"] = round(time.monotonic() - started, 1)
     champion = json.loads((clone_root / "reports" / "champion.json").read_text())
     assert (clone_root / "models" / champion["name"] / "mlflow_run.json").exists()
@@ -322,7 +322,7 @@ def test_server_or_database_stopped_mid_run_fails_fast_with_one_line_and_rerun_c
         assert errors[0].startswith(f"error: MLflow tracking server {stack.uri} "), errors
         assert "Traceback" not in output, output[-4000:]
         # Within seconds of the stage's next MLflow call (the end of the epoch it was in when the service stopped).
-        assert attempt["last_log_line_to_exit_s"] < 20 and attempt["stop_to_exit_s"] < 300, attempt
+        assert attempt["last_log_line_to_exit_s"] < 30 and attempt["stop_to_exit_s"] < 300, attempt
         # No half output: no finished model folder, no temp file, and DVC recorded nothing.
         assert not (folder / "mlflow_run.json").exists()
         assert not list(team_copy.root.glob("models/**/.*.tmp*")) and not list(team_copy.root.glob("reports/**/.*.tmp*"))
