@@ -215,7 +215,9 @@ def client_for_run(run_id: str | None, name: str):
     client = MlflowClient()
     try:
         client.get_run(run_id)
-    except MlflowException:
+    except MlflowException as exc:
+        if tracking_failure(exc) is not None:
+            raise  # the server or its database is down: the run may well be there, don't start another
         log.warning("%s: its training run %s is not in this MLflow store (restored from DVC's cache?)", name, run_id)
         return None
     return client

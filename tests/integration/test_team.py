@@ -285,11 +285,12 @@ def _stop_mid_run(copy: PipelineCopy, stack: Stack, service: str, attempt_dir: P
                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     try:
         deadline, run = time.monotonic() + 900, None
-        while time.monotonic() < deadline and process.poll() is None:
-            found = client.search_runs([experiment_id], f"attributes.run_name = '{VARIANT}' and attributes.start_time >= {since}")
-            if found and client.get_metric_history(found[0].info.run_id, "loss"):
-                run = found[0]
-                break
+        while run is None and time.monotonic() < deadline and process.poll() is None:
+            # A new run, or the cut-off one that a resumed training continues: either way, running.
+            for candidate in client.search_runs([experiment_id], f"attributes.run_name = '{VARIANT}' and "
+                                                                 "attributes.status = 'RUNNING'"):
+                if any(m.timestamp >= since for m in client.get_metric_history(candidate.info.run_id, "loss")):
+                    run = candidate
             time.sleep(0.5)
         assert run is not None, f"the stage's run never logged an epoch: {err_path.read_text()[-3000:]}"
         stop_seconds = stack.command("stop", service)
@@ -306,11 +307,12 @@ def _stop_mid_run(copy: PipelineCopy, stack: Stack, service: str, attempt_dir: P
 
 
 def test_server_or_database_stopped_mid_run_fails_fast_with_one_line_and_rerun_continues(team_copy, stack, team_dir):
-    set_params(team_copy.root / "params.yaml", {f"variants.{VARIANT}": {"learning_rate": 0.0009, "epochs": 3}})
+    epochs = 4  # room for two cut-off attempts and a rerun that resumes and finishes
+    set_params(team_copy.root / "params.yaml", {f"variants.{VARIANT}": {"learning_rate": 0.0009, "epochs": epochs}})
     lock = team_copy.root / "dvc.lock"
     recorded = yaml.safe_load(lock.read_text())["stages"][STAGE]
     folder = team_copy.root / "models" / VARIANT
-    failed_runs = []
+    attempts = []
     for service in ("mlflow", "postgres"):
         attempt = _stop_mid_run(team_copy, stack, service, team_dir / f"fault-{service}")
         output = attempt.pop("output")
@@ -327,20 +329,22 @@ def test_server_or_database_stopped_mid_run_fails_fast_with_one_line_and_rerun_c
         left = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
         FIGURES[f"fault_{service}"] = {**attempt, "error": errors[0], "left_in_output_folder": left,
                                        "restart_s": stack.command("start", service)}
-        failed_runs.append(attempt["run_id"])
+        attempts.append(attempt)
 
     started = time.monotonic()
     rerun = team_copy.dvc("repro", STAGE)
     FIGURES["rerun_after_faults_s"] = round(time.monotonic() - started, 1)
     assert rerun.stdout.count("Running stage") == 1 and f"Running stage '{STAGE}'" in rerun.stdout, rerun.stdout
-    assert yaml.safe_load(lock.read_text())["stages"][STAGE] != recorded and (folder / "mlflow_run.json").exists()
-    run_id = json.loads((folder / "mlflow_run.json").read_text())["run_id"]
+    assert yaml.safe_load(lock.read_text())["stages"][STAGE] != recorded
+    info = json.loads((folder / "mlflow_run.json").read_text())
+    # Training resumed from its last epoch snapshot, in the run the first attempt started: one model, one run.
+    assert {a["run_id"] for a in attempts} == {info["run_id"]} and info["epochs_resumed"] > 0, info
     client = _client(stack)
-    finished = client.get_run(run_id)
-    assert finished.info.status == "FINISHED" and finished.data.params["train.epochs"] == "3"
-    assert len(client.get_metric_history(run_id, "loss")) == 3
-    # The cut-off runs stay on the server, never marked finished (their client could not end them).
-    assert all(client.get_run(r).info.status != "FINISHED" for r in failed_runs)
+    finished = client.get_run(info["run_id"])
+    assert finished.info.status == "FINISHED" and finished.data.params["train.epochs"] == str(epochs)
+    steps = sorted(m.step for m in client.get_metric_history(info["run_id"], "loss"))
+    assert steps == list(range(1, epochs + 1)), f"each epoch's metrics once, none lost to the faults: {steps}"
+    FIGURES["rerun_after_faults"] = {"epochs_resumed": info["epochs_resumed"], "loss_steps_on_server": steps}
 
 
 def _processes_under(*roots: str) -> list[str]:

@@ -124,3 +124,18 @@ def test_other_errors_are_not_called_tracking_failures(monkeypatch, tmp_path):
     assert tracking.tracking_failure(ValueError("API request to http://x failed with exception y")) is None
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # no server to blame
     assert tracking.tracking_failure(refused) is None
+
+
+def test_a_run_lookup_on_a_down_server_is_not_taken_for_a_missing_run(monkeypatch):
+    """Resuming training asks whether its run is still there; a down server must not answer 'no'."""
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)  # what configure() does in a stage; earlier tests pointed MLflow elsewhere
+    try:
+        with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+            tracking.client_for_run("0" * 32, "cnn-none-relu")
+        assert tracking.tracking_failure(caught.value) is not None
+    finally:
+        mlflow.set_tracking_uri(previous)  # (it also sets MLFLOW_TRACKING_URI; monkeypatch restores that after)
