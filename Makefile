@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help repro test setup setup-dev browser mlflow-ui mlflow-server exp-show demo serve benchmarks
+.PHONY: help repro test setup setup-dev browser postgres team-up team-down mlflow-ui mlflow-server exp-show demo serve benchmarks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,10 +29,16 @@ browser: ## install Debian's Chromium for the page tests (needs root and apt; sk
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium not installed: browser tests will be skipped"; }
 
+postgres: ## install Debian's PostgreSQL server for the team tests (needs root and apt; skipped otherwise)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || \
+	  echo "postgresql not installed: team tests will be skipped"; }
+
 repro: setup ## set up, then run the whole pipeline (dvc repro) on data/raw/ or synthetic data
 	dvc repro
 
-test: setup-dev browser ## set up, then run every test (unit, data, integration)
+test: setup-dev browser postgres ## set up, then run every test (unit, data, integration)
 	$(BIN)/python -m pytest
 
 mlflow-ui: setup ## browse runs at http://127.0.0.1:5000 (local SQLite store)
@@ -41,6 +47,12 @@ mlflow-ui: setup ## browse runs at http://127.0.0.1:5000 (local SQLite store)
 mlflow-server: setup ## shared tracking server on 127.0.0.1:5000 for parallel sweeps (export MLFLOW_TRACKING_URI=http://127.0.0.1:5000)
 	mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow-server.db --artifacts-destination $(CURDIR)/mlartifacts \
 	  --host 127.0.0.1 --port 5000 --workers 1
+
+team-up: setup-dev ## team stack on loopback: PostgreSQL, an S3 API (moto) and mlflow server over both; settings in .team/team.env (docs/teams.md)
+	python scripts/team.py up
+
+team-down: ## stop the team stack; no process is left
+	python scripts/team.py down
 
 exp-show: setup ## compare experiments: headline metrics and changed params only
 	dvc exp show --only-changed --drop '.*(precision|recall|f1)_.*' --drop '.*\.rows$$' --sort-by reports/champion.json:validation.macro_f1

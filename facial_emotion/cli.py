@@ -11,6 +11,7 @@ import sys
 from typing import Callable, Iterable
 
 from .errors import PipelineError, Stopped
+from .tracking import tracking_failure
 
 
 def setup_logging(level: str | None = None) -> None:
@@ -40,8 +41,9 @@ def _stop(signum: int, frame) -> None:
 
 
 def run_main(main: Callable[[], object]) -> None:
-    """Run a stage's main(): a PipelineError becomes `error: <message>` and exit status 1;
-    SIGTERM ends the stage's MLflow run as KILLED and exits 128 + 15 with one line."""
+    """Run a stage's main(): a PipelineError, or the tracking server failing mid-stage, becomes
+    `error: <message>` and exit status 1; SIGTERM ends the stage's MLflow run as KILLED and exits
+    128 + 15 with one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter drowns DVC's log
     setup_logging()
     signal.signal(signal.SIGTERM, _stop)
@@ -54,6 +56,12 @@ def run_main(main: Callable[[], object]) -> None:
         run = f"; MLflow run {exc.run_id} ended as KILLED" if exc.run_id else ""
         print(f"error: stopped by {signal.Signals(exc.signum).name}{run}", file=sys.stderr)
         sys.exit(128 + exc.signum)
+    except Exception as exc:
+        failure = tracking_failure(exc)
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)

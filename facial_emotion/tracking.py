@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -57,6 +59,38 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
             f"MLflow tracking server {uri} does not answer ({reason}); start it (make mlflow-server) "
             "or unset MLFLOW_TRACKING_URI to use the local SQLite store"
         ) from None
+
+
+_REQUEST_FAILED = re.compile(r"^API request to (?P<url>\S+) failed with (?P<rest>.*)", re.DOTALL)
+
+
+def tracking_failure(exc: BaseException) -> TrackingUnavailable | None:
+    """MLflow's error when the tracking server, or the database or store behind it, stops answering
+    mid-stage, as one line naming the server; None for any other error (which stays a traceback)."""
+    exceptions = sys.modules.get("mlflow.exceptions")  # not imported: not an MLflow error
+    uri = tracking_uri()
+    if exceptions is None or not isinstance(exc, exceptions.MlflowException) or not uri.startswith(("http://", "https://")):
+        return None
+    # The first failed request names the cause; ending the run then fails again (its __context__ chain).
+    chain = []
+    while exc is not None and len(chain) < 20:
+        chain.append(exc)
+        exc = exc.__context__
+    matches = [m for m in (_REQUEST_FAILED.match(str(getattr(e, "message", e))) for e in chain
+                           if isinstance(e, exceptions.MlflowException)) if m]
+    if not matches:
+        return None
+    match = matches[-1]
+    endpoint = match["url"].split("/api/", 1)[-1].removeprefix("2.0/mlflow/")
+    status = re.search(r"too many (\d{3}) error responses", match["rest"])
+    if status:
+        return TrackingUnavailable(
+            f"MLflow tracking server {uri} answered HTTP {status[1]} to {endpoint} during the stage (its database or "
+            "artifact store is down? see the server's log); restore it and rerun: DVC resumes at this stage")
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", match["rest"])
+    reason = errno[1].strip() if errno else ("timed out" if "timeout" in match["rest"].lower() else match["rest"][:120])
+    return TrackingUnavailable(f"MLflow tracking server {uri} stopped answering during the stage ({reason} on {endpoint}); "
+                               "restart it and rerun: DVC resumes at this stage")
 
 
 def configure(experiment: str = DEFAULT_EXPERIMENT, root: Path | None = None) -> str:
@@ -191,7 +225,9 @@ def client_for_run(run_id: str | None, name: str):
     client = MlflowClient()
     try:
         client.get_run(run_id)
-    except MlflowException:
+    except MlflowException as exc:
+        if tracking_failure(exc) is not None:
+            raise  # the server or its database is down: the run may well be there, don't start another
         log.warning("%s: its training run %s is not in this MLflow store (restored from DVC's cache?)", name, run_id)
         return None
     return client

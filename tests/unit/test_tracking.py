@@ -70,3 +70,72 @@ def test_a_stage_with_the_server_down_exits_with_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: MLflow tracking server {uri} does not answer")
     assert "Traceback" not in result.stderr
+
+
+def _failed_request(uri: str, monkeypatch) -> Exception:
+    """The exception MLflow's own client raises for a run lookup at `uri`, with no retries (as configure sets)."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+        mlflow.MlflowClient(uri).get_run("0" * 32)
+    return caught.value
+
+
+def test_server_gone_mid_stage_is_one_line_naming_server_and_call(monkeypatch):
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    failure = tracking.tracking_failure(_failed_request(uri, monkeypatch))
+    assert isinstance(failure, tracking.TrackingUnavailable)
+    message = str(failure)
+    assert "\n" not in message and message.startswith(f"MLflow tracking server {uri} stopped answering")
+    assert "Connection refused on runs/get" in message and "rerun" in message
+
+
+def test_server_up_but_its_database_down_is_one_line_with_the_status(monkeypatch):
+    """What `mlflow server` answers while PostgreSQL is stopped: 503 to every store call."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Unavailable(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        message = str(tracking.tracking_failure(_failed_request(uri, monkeypatch)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "\n" not in message and f"{uri} answered HTTP 503 to runs/get" in message and "database" in message
+
+
+def test_other_errors_are_not_called_tracking_failures(monkeypatch, tmp_path):
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    refused = _failed_request(uri, monkeypatch)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert tracking.tracking_failure(mlflow.exceptions.MlflowException("Invalid value for param")) is None
+    assert tracking.tracking_failure(ValueError("API request to http://x failed with exception y")) is None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # no server to blame
+    assert tracking.tracking_failure(refused) is None
+
+
+def test_a_run_lookup_on_a_down_server_is_not_taken_for_a_missing_run(monkeypatch):
+    """Resuming training asks whether its run is still there; a down server must not answer 'no'."""
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)  # what configure() does in a stage; earlier tests pointed MLflow elsewhere
+    try:
+        with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+            tracking.client_for_run("0" * 32, "cnn-none-relu")
+        assert tracking.tracking_failure(caught.value) is not None
+    finally:
+        mlflow.set_tracking_uri(previous)  # (it also sets MLFLOW_TRACKING_URI; monkeypatch restores that after)
