@@ -31,9 +31,9 @@ def square(box: np.ndarray, crop: CropParams) -> tuple[float, float, float]:
 def square_region(box: np.ndarray, crop: CropParams) -> tuple[int, int, int, int]:
     """The crop square in whole pixels, as (x0, y0, x1, y1); it may leave the frame."""
     cx, cy, side = square(box, crop)
-    half = max(1, int(round(side / 2)))
-    x0, y0 = int(round(cx)) - half, int(round(cy)) - half
-    return x0, y0, x0 + 2 * half, y0 + 2 * half
+    size = max(1, int(round(side)))
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    return x0, y0, x0 + size, y0 + size
 
 
 def crop_region(image: np.ndarray, box: np.ndarray, crop: CropParams) -> np.ndarray:

@@ -208,7 +208,8 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
                     break
         except KeyboardInterrupt:
             log.info("interrupted: writing what was recorded so far")
-        summary = {**stats.summary(source, classifier, recorder), **(extra_summary or {})}
+        detector = {"detector": settings.detector.kind, "aligned": settings.detector.align}
+        summary = {**stats.summary(source, classifier, recorder), **detector, **(extra_summary or {})}
         if video is not None:
             video.close(success=True)
             video = None

@@ -50,8 +50,8 @@ class YuNetParams(_Section):
     max_side: int = Field(640, ge=64)
     align_face_px: int = Field(160, ge=32, le=400)  # with align: landmarks measured again with the face this big
     # measured by benchmarks/face_framing.py so the eyes sit where FER2013's do (docs/detector.md)
-    margin: float = Field(0.03, ge=-0.25, le=1.0)
-    shift: float = Field(-0.03, ge=-0.5, le=0.5)
+    margin: float = Field(-0.03, ge=-0.25, le=1.0)
+    shift: float = Field(-0.01, ge=-0.5, le=0.5)
 
     @property
     def crop(self) -> CropParams:
@@ -64,8 +64,8 @@ class HaarParams(_Section):
     scale_factor: float = Field(1.1, gt=1.0)
     min_neighbors: int = Field(5, ge=0)
     min_size: tuple[int, int] = (30, 30)
-    margin: float = Field(0.1, ge=-0.25, le=1.0)
-    shift: float = Field(0.0, ge=-0.5, le=0.5)
+    margin: float = Field(0.01, ge=-0.25, le=1.0)
+    shift: float = Field(0.01, ge=-0.5, le=0.5)
 
     @model_validator(mode="after")
     def _positive_size(self) -> "HaarParams":

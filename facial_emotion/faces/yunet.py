@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .boxes import iou, search_window, suppress_overlaps
+from .crops import eye_angle
 from .detect import DetectorError, DetectorParams, Detections, empty, to_bgr
 
 WEIGHTS_FILE = "face_detection_yunet_2023mar.onnx"
@@ -101,24 +102,42 @@ class YuNetDetector:
         return merged.select(suppress_overlaps(merged.boxes))
 
     def refine_landmarks(self, image: np.ndarray, faces: Detections) -> Detections:
-        """The same faces with landmarks measured again on each face's window scaled so the face is
-        `yunet.align_face_px` across. YuNet's landmarks on a face under about 150 px barely follow
-        its tilt (a face turned 20 degrees reads as 3-8 degrees), so alignment needs this pass."""
+        """The same faces with landmarks measured again, for alignment: YuNet's landmarks on a face
+        under about 150 px barely follow its tilt (turned 20 degrees, it reads 3-8), and even at
+        that size they lean towards upright. So each face's window is scaled so the face is
+        `yunet.align_face_px` across, measured, turned upright by that first reading and measured
+        again; the second reading, turned back, is kept (benchmarks/face_framing.py, docs/detector.md)."""
         if not len(faces):
             return faces
         bgr = to_bgr(image)
         height, width = bgr.shape[:2]
-        target = self.params.yunet.align_face_px
         landmarks = faces.landmarks.copy()
         for i, box in enumerate(faces.boxes):
             x0, y0, x1, y1 = search_window(box, 0.5, width, height)
-            side = max(int(box[2]), int(box[3]), 1)
-            local = self._run(bgr[y0:y1, x0:x1], target / side)
-            if not len(local):
+            scale = self.params.yunet.align_face_px / max(int(box[2]), int(box[3]), 1)
+            window = cv2.resize(bgr[y0:y1, x0:x1], None, fx=scale, fy=scale,
+                                interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
+            expected = (np.asarray(box, np.float64) - (x0, y0, 0, 0)) * scale
+            first = self._landmarks_at(window, expected)
+            if first is None:
                 continue  # not found again at this size: keep the first landmarks
-            expected = np.asarray(box, np.int32) - np.array([x0, y0, 0, 0], np.int32)
-            overlaps = iou(local.boxes, expected[None])[:, 0]
-            best = int(np.argmax(overlaps))
-            if overlaps[best] >= 0.5:
-                landmarks[i] = local.landmarks[best] + np.array([x0, y0], np.float32)
+            centre = (float(expected[0] + expected[2] / 2), float(expected[1] + expected[3] / 2))
+            turn = cv2.getRotationMatrix2D(centre, eye_angle(first), 1.0)
+            upright = cv2.warpAffine(window, turn, (window.shape[1], window.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+            second = self._landmarks_at(upright, expected)
+            if second is None:
+                found = first
+            else:
+                back = cv2.invertAffineTransform(turn)
+                found = second @ back[:, :2].T + back[:, 2]
+            landmarks[i] = found / scale + np.array([x0, y0], np.float32)
         return Detections(faces.boxes, faces.scores, landmarks)
+
+    def _landmarks_at(self, window: np.ndarray, expected: np.ndarray) -> np.ndarray | None:
+        """Landmarks [5, 2] of the face in `window` that overlaps `expected` (x, y, w, h) by IoU >= 0.5."""
+        local = self._run(window, 1.0)
+        if not len(local):
+            return None
+        overlaps = iou(local.boxes, expected[None])[:, 0]
+        best = int(np.argmax(overlaps))
+        return local.landmarks[best].astype(np.float64) if overlaps[best] >= 0.5 else None

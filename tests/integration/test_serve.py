@@ -21,7 +21,7 @@ from .serve_kit import UPLOAD_LIMIT_MB, astronaut_jpeg, face_crop_png, png_heade
 
 pytestmark = pytest.mark.slow
 
-ASTRONAUT_FACE = (176, 66, 95, 95)  # Haar's box on skimage's astronaut (see the design guide)
+ASTRONAUT_FACE = (178, 63, 90, 113)  # YuNet's box on skimage's astronaut (the default detector, params.yaml)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def test_health_docs_and_openapi(client):
     assert health["model"] == {"uri": "models:/facial-emotion@champion", "name": "facial-emotion", "version": "1",
                                "origin": "registry"}
     assert health["labels"] == list(EMOTIONS) and health["max_upload_mb"] == UPLOAD_LIMIT_MB
+    assert health["detector"] == {"kind": "yunet", "align": True}  # params.yaml demo.detector
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     schema = client.get("/openapi.json").json()
