@@ -46,6 +46,43 @@ def timed(fn, repeats: int):
     return result, best
 
 
+def measure_alignment(images, params) -> dict[str, list[float]]:
+    """Tilt read from the eyes on turned copies of each photo's largest face, minus the turn."""
+    import cv2
+    import numpy as np
+
+    from facial_emotion.faces.crops import eye_angle
+    from facial_emotion.faces.detect import create_detector
+
+    readers = {"one pass (landmarks of the detection)": create_detector(params.model_copy(update={"align": False})),
+               f"align (two passes, face at {params.yunet.align_face_px} px)": create_detector(params.model_copy(update={"align": True}))}
+    errors: dict[str, list[float]] = {name: [] for name in readers}
+    for image in images:
+        if not len(image.faces):
+            continue
+        pixels = image.read()
+        x, y, w, h = image.faces[np.argmax(image.faces[:, 2] * image.faces[:, 3])]
+        centre = (float(x + w / 2), float(y + h / 2))
+        for name, reader in readers.items():
+            def tilt(picture):
+                found = reader.detect(picture)
+                if not len(found):
+                    return None
+                middles = found.boxes[:, :2] + found.boxes[:, 2:] / 2
+                nearest = int(np.argmin(np.linalg.norm(middles - centre, axis=1)))
+                return eye_angle(found.landmarks[nearest]) if np.linalg.norm(middles[nearest] - centre) < w / 2 else None
+            upright = tilt(pixels)
+            if upright is None:
+                continue
+            for turn in (-20, -10, 10, 20):
+                rotation = cv2.getRotationMatrix2D(centre, turn, 1.0)
+                turned = cv2.warpAffine(pixels, rotation, (pixels.shape[1], pixels.shape[0]), borderMode=cv2.BORDER_REFLECT)
+                read = tilt(turned)
+                if read is not None:  # cv2 turns anticlockwise for a positive angle: the eyes read -turn
+                    errors[name].append(read - upright + turn)
+    return errors
+
+
 def main() -> None:
     args = parse_args()
     if args.cpus:
@@ -129,6 +166,13 @@ def main() -> None:
     met = y.precision >= PRECISION_TARGET and y.recall >= RECALL_TARGET
     print(f"targets: yunet precision >= {PRECISION_TARGET} and recall >= {RECALL_TARGET}: {'met' if met else 'NOT met'}; "
           f"1 MP <= {MEGAPIXEL_MS_TARGET:.0f} ms: {'met' if yunet_1mp <= MEGAPIXEL_MS_TARGET else 'NOT met'}")
+
+    roll_errors = measure_alignment(images, variants["yunet"])
+    print(f"\nalignment: each photo's largest face turned by -20, -10, 10 and 20 degrees about its centre; "
+          f"error of the tilt read from the eyes ({len(next(iter(roll_errors.values())))} turned faces)")
+    for name, errors in roll_errors.items():
+        errors = np.abs(errors)
+        print(f"{name:44s} median {np.median(errors):4.1f} deg  p90 {np.percentile(errors, 90):4.1f} deg")
 
     if args.demo_frames:
         from benchmarks.demo_latency import measure

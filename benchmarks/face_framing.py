@@ -126,7 +126,7 @@ def main() -> None:
                 out.append(crop_faces(gray, found.select(keep), crop, align=align))
         return np.concatenate(out)
 
-    panels = [("FER2013 (training sample)", sample, fer_eyes, fer_found, len(sample))]
+    panels = [("FER2013 (training sample)", "", sample, fer_eyes, fer_found, len(sample))]
     print(f"eye positions in 48x48 frames (x, y in pixels; mean over faces YuNet finds in the enlarged frame); "
           f"FER2013 {data_path.name}, {fer_found}/{len(sample)} faces measured")
     print(f"{'frames':44s} {'faces':>6s} {'right eye':>14s} {'left eye':>14s} {'eye distance':>12s} {'roll sd':>8s}")
@@ -138,7 +138,7 @@ def main() -> None:
         print(f"{label:44s} {n:3d}/{total:<3d}({right[0]:5.1f}, {right[1]:5.1f}) ({left[0]:5.1f}, {left[1]:5.1f}) "
               f"{dist:12.1f} {roll.std():8.1f}")
 
-    report(panels[0][0], fer_eyes, fer_found, len(sample))
+    report("FER2013 (training sample)", fer_eyes, fer_found, len(sample))
     configured = {"yunet": yunet_params.crop, "haar": haar_params.crop}
     for name in ("yunet", "haar"):
         align = name == "yunet"
@@ -148,13 +148,13 @@ def main() -> None:
             label = f"{name}{' aligned' if align else ''} crops, margin {crop.margin} shift {crop.shift} ({tag})"
             report(label, eyes, found, len(crops))
             if tag == "params.yaml":
-                panels.append((f"{name}{', aligned' if align else ''}: margin {crop.margin}, shift {crop.shift}",
+                panels.append((f"{name} crops{', aligned' if align else ''}", f"margin {crop.margin}, shift {crop.shift}; ",
                                crops, eyes, found, len(crops)))
     for name, crop in derived.items():
         print(f"derived for {name} from {len(rows[name])} faces: margin {crop.margin}, shift {crop.shift}")
 
     tiles = []
-    for title, faces, eyes, _, total in panels:
+    for title, detail, faces, eyes, _, total in panels:
         mean = cv2.resize(faces.astype(np.float32).mean(axis=0), None, fx=5, fy=5, interpolation=cv2.INTER_CUBIC)
         tile = cv2.cvtColor(np.clip(mean, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
         for x, y in eyes.mean(axis=0) * 5:
@@ -162,8 +162,8 @@ def main() -> None:
         for x, y in fer_eyes.mean(axis=0) * 5:
             cv2.circle(tile, (int(round(x)), int(round(y))), 9, (0, 200, 0), 1)
         caption = np.full((44, tile.shape[1], 3), 255, np.uint8)
-        cv2.putText(caption, title[:34], (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1)
-        cv2.putText(caption, title[34:] or f"mean of {total}", (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1)
+        cv2.putText(caption, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        cv2.putText(caption, f"{detail}mean of {total}", (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
         tiles.append(np.vstack([tile, caption]))
     gap = np.full((tiles[0].shape[0], 8, 3), 255, np.uint8)
     figure = np.hstack([part for tile in tiles for part in (tile, gap)][:-1])
