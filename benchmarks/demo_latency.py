@@ -101,36 +101,45 @@ def measure(frames_per_loop: int, warmup: int, model: str | None, params: str | 
         return step
 
     configured = settings.detector
-    haar_params = configured.model_copy(update={"kind": "haar", "align": False})
     every = settings.full_scan_every
+    variants = [("haar", configured)] if configured.kind == "haar" else [
+        (f"{configured.kind}{' aligned' if configured.align else ''}", configured),
+        ("yunet, align off", configured.model_copy(update={"align": False})) if configured.align else None,
+        ("haar", configured.model_copy(update={"kind": "haar", "align": False}))]
     loops = {"study": study_loop}
-    for name, p in ((configured.kind, configured), ("haar", haar_params)) if configured.kind != "haar" else (("haar", configured),):
-        label = f"{name}{' aligned' if p.align else ''}"
-        loops[f"demo {label} (full scan)"] = demo_loop(p, 1)
+    for label, p in filter(None, variants):
+        if "align off" not in label:
+            loops[f"demo {label} (full scan)"] = demo_loop(p, 1)
         loops[f"demo {label} (full scan every {every})"] = demo_loop(p, every)
     times: dict[str, list[float]] = {name: [] for name in loops}
+    cpu: dict[str, list[float]] = {name: [] for name in loops}
     for i, frame in enumerate(frames):
         for name, loop in loops.items():
             image = frame.copy()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             loop(image)
             elapsed = (time.perf_counter() - start) * 1e3
             if i >= warmup:
                 times[name].append(elapsed)
+                cpu[name].append((time.process_time() - start_cpu) * 1e3)
 
     cpus = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"demo latency, 640x480, one face, {frames_per_loop} frames per loop, {cpus} CPUs, load average {load:.2f}, "
           f"model: {classifier.uri}")
-    print(f"{'loop':44s} {'median ms':>10s} {'p95 ms':>8s} {'mean ms':>8s}")
+    print("CPU ms: the process's CPU time per frame, all threads (a bound for the wall time on free cores)")
+    print(f"{'loop':44s} {'median ms':>10s} {'p95 ms':>8s} {'mean ms':>8s} {'median CPU ms':>14s}")
     for name, values in times.items():
-        print(f"{name:44s} {np.median(values):10.1f} {np.percentile(values, 95):8.1f} {np.mean(values):8.1f}")
+        print(f"{name:44s} {np.median(values):10.1f} {np.percentile(values, 95):8.1f} {np.mean(values):8.1f} "
+              f"{np.median(cpu[name]):14.1f}")
     study = float(np.median(times["study"]))
     ours_name = list(loops)[2]
     ours = float(np.median(times[ours_name]))
+    ours_cpu = float(np.median(cpu[ours_name]))
     print(f"speed-up of the median: {study / ours:.1f}x ({ours_name}); target >= {SPEEDUP_TARGET:.0f}x and "
-          f"<= {MEDIAN_TARGET_MS:.0f} ms median: {'met' if study / ours >= SPEEDUP_TARGET and ours <= MEDIAN_TARGET_MS else 'NOT met'}")
-
+          f"<= {MEDIAN_TARGET_MS:.0f} ms median: wall {ours:.1f} ms "
+          f"{'met' if study / ours >= SPEEDUP_TARGET and ours <= MEDIAN_TARGET_MS else 'NOT met'}, "
+          f"CPU {ours_cpu:.1f} ms {'met' if ours_cpu <= MEDIAN_TARGET_MS else 'NOT met'}")
 
 def main() -> None:
     args = parse_args()
