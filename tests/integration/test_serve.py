@@ -17,7 +17,7 @@ import pytest
 from facial_emotion.labels import EMOTIONS
 from facial_emotion.serve.local import LocalServer, free_port
 
-from .serve_kit import UPLOAD_LIMIT_MB, astronaut_jpeg, face_crop_png, png_header_only
+from .serve_kit import UPLOAD_LIMIT_MB, astronaut_jpeg, face_crop_png, no_face_png, png_header_only
 
 pytestmark = pytest.mark.slow
 
@@ -85,12 +85,16 @@ def test_raw_image_body_is_accepted_too(client):
     assert len(response.json()["faces"]) == 1
 
 
-def test_crop_is_classified_whole_only_when_asked(client):
-    crop = face_crop_png()
-    plain = _post_file(client, crop, "face.png", "image/png")
+def test_crop_is_classified_whole_only_when_asked_and_no_face_is_found(client):
+    face = _post_file(client, face_crop_png(), "face.png", "image/png", whole_image="true")
+    assert face.status_code == 200 and face.json()["whole_image"] is False  # YuNet finds the face in a 48x48 crop
+    (found,) = face.json()["faces"]
+    assert found["box"][2] >= 30 and found["box"][3] >= 30
+    crop = no_face_png()
+    plain = _post_file(client, crop, "patch.png", "image/png")
     assert plain.status_code == 200 and plain.json()["faces"] == [] and plain.json()["whole_image"] is False
-    for asked in (_post_file(client, crop, "face.png", "image/png", whole_image="true"),
-                  client.post("/api/predict", files={"file": ("face.png", crop, "image/png")},
+    for asked in (_post_file(client, crop, "patch.png", "image/png", whole_image="true"),
+                  client.post("/api/predict", files={"file": ("patch.png", crop, "image/png")},
                               data={"whole_image": "true"})):
         assert asked.status_code == 200, asked.text
         result = asked.json()

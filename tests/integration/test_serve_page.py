@@ -13,7 +13,7 @@ import pytest
 
 from facial_emotion.labels import EMOTIONS
 
-from .serve_kit import REPO, astronaut_jpeg, face_crop_png
+from .serve_kit import REPO, astronaut_jpeg, no_face_png
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -74,9 +74,9 @@ def test_upload_draws_the_box_and_seven_bars(page, serve_server, tmp_path):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-    # A 48x48 face crop, classified whole when the option is ticked.
+    # A 48x48 crop with no face YuNet can find, classified whole when the option is ticked.
     crop = tmp_path / "face.png"
-    crop.write_bytes(face_crop_png())
+    crop.write_bytes(no_face_png())
     page.check("#whole-image")
     page.set_input_files("#file", str(crop))
     expect(page.locator("#status")).to_contain_text("face.png: no face found: the whole image", timeout=30_000)
