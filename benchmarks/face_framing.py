@@ -148,7 +148,7 @@ def main() -> None:
             label = f"{name}{' aligned' if align else ''} crops, margin {crop.margin} shift {crop.shift} ({tag})"
             report(label, eyes, found, len(crops))
             if tag == "params.yaml":
-                panels.append((f"{name} crops{', aligned' if align else ''}", f"margin {crop.margin}, shift {crop.shift}; ",
+                panels.append((f"{name} crops{', aligned' if align else ''}", f"margin {crop.margin} shift {crop.shift}, ",
                                crops, eyes, found, len(crops)))
     for name, crop in derived.items():
         print(f"derived for {name} from {len(rows[name])} faces: margin {crop.margin}, shift {crop.shift}")
@@ -163,7 +163,7 @@ def main() -> None:
             cv2.circle(tile, (int(round(x)), int(round(y))), 9, (0, 200, 0), 1)
         caption = np.full((44, tile.shape[1], 3), 255, np.uint8)
         cv2.putText(caption, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
-        cv2.putText(caption, f"{detail}mean of {total}", (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        cv2.putText(caption, f"{detail}mean of {total}", (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1)
         tiles.append(np.vstack([tile, caption]))
     gap = np.full((tiles[0].shape[0], 8, 3), 255, np.uint8)
     figure = np.hstack([part for tile in tiles for part in (tile, gap)][:-1])

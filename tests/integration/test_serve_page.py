@@ -63,11 +63,12 @@ def test_upload_draws_the_box_and_seven_bars(page, serve_server, tmp_path):
     assert all(w > 0 for w in widths), widths
     assert cards.first.locator(".bar.top").count() == 1
     assert "1 face" in page.locator("#status").inner_text()
-    # The box's outline is drawn on the canvas in the first face colour, over the photo.
+    # The box's outline is drawn on the canvas in the first face colour, over the photo (YuNet's box
+    # on the astronaut ends at y = 63 + 113 = 176).
     edge = page.evaluate("""() => {
         const canvas = document.getElementById('canvas');
         const s = canvas.width / 512;
-        return Array.from(canvas.getContext('2d').getImageData(Math.round(220 * s), Math.round(161 * s), 1, 1).data);
+        return Array.from(canvas.getContext('2d').getImageData(Math.round(220 * s), Math.round(176 * s), 1, 1).data);
     }""")
     assert edge[:3] == [0xE6, 0x19, 0x4B], edge
 
