@@ -1,9 +1,9 @@
 """One frame in, steady face states out: detect, crop, classify every face in one model call,
 track. The demo loop and the latency benchmark share it, so the benchmark measures the demo.
 
-A full-frame Haar scan of 640x480 costs 50-120 ms on a 2-core CPU; between full scans (every
-`full_scan_every` frames, or whenever no face is followed) only the neighbourhood of the faces
-already tracked is searched, a few ms. New faces are therefore picked up within that many frames.
+A full-frame scan of 640x480 costs tens of ms on a 2-core CPU (YuNet or Haar); between full scans
+(every `full_scan_every` frames, or whenever no face is followed) only the neighbourhood of the
+faces already tracked is searched, a few ms. New faces are therefore picked up within that many frames.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .classifier import EmotionClassifier
-from .detect import FaceDetector, crop_faces, to_gray
+from .crops import crop_faces
+from .detect import FaceDetector, to_gray
 from .tracker import FaceState, FaceTracker
 
 
@@ -37,23 +38,23 @@ class FrameAnalyzer:
 
     def analyze(self, image: np.ndarray) -> FrameResult:
         start = time.perf_counter()
-        gray = to_gray(image)
         known = self.tracker.boxes
         full_scan = not len(known) or self._since_full_scan + 1 >= self.full_scan_every
         if full_scan:
-            boxes = self.detector.detect(gray)
+            faces = self.detector.detect(image)
             self._since_full_scan = 0
         else:
-            boxes = self.detector.detect_near(gray, known)
+            faces = self.detector.detect_near(image, known)
             self._since_full_scan += 1
         detected = time.perf_counter()
-        probs = self.classifier(crop_faces(gray, boxes, self.detector.params.margin))
+        params = self.detector.params
+        probs = self.classifier(crop_faces(to_gray(image), faces, params.crop, params.align))
         classified = time.perf_counter()
-        states = self.tracker.update(boxes, probs)
+        states = self.tracker.update(faces.boxes, probs)
         tracked = time.perf_counter()
         timings = {"detect": (detected - start) * 1e3, "classify": (classified - detected) * 1e3,
                    "track": (tracked - classified) * 1e3}
-        return FrameResult(states, boxes, full_scan, timings)
+        return FrameResult(states, faces.boxes, full_scan, timings)
 
     def reset(self) -> None:
         """Between unrelated photos: forget tracked faces and scan the next frame whole."""

@@ -27,7 +27,7 @@ from ..errors import PipelineError
 from ..params import ParamsError
 from .analyzer import FrameAnalyzer
 from .classifier import EmotionClassifier
-from .detect import DetectorParams, FaceDetector
+from .detect import DetectorParams, create_detector
 from .outputs import DemoRecorder, VideoOut
 from .render import draw_frame
 from .sources import ClipParams, FrameSource, open_source
@@ -179,7 +179,7 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
     tracker_params = settings.tracker
     if source.independent:  # unrelated photos: no history to smooth, confirm or hold
         tracker_params = dataclasses.replace(tracker_params, min_hits=1)
-    analyzer = FrameAnalyzer(FaceDetector(settings.detector), classifier, FaceTracker(tracker_params),
+    analyzer = FrameAnalyzer(create_detector(settings.detector), classifier, FaceTracker(tracker_params),
                              settings.full_scan_every)
     recorder = DemoRecorder(out_dir, settings.crop_px)
     if video_name:
@@ -193,7 +193,7 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
                 if source.independent:
                     analyzer.reset()
                 result = analyzer.analyze(frame.image)
-                recorder.save_crops(frame, result.states, settings.detector.margin)  # before drawing: clean crops
+                recorder.save_crops(frame, result.states, settings.detector.crop)  # before drawing: clean crops
                 drawn = time.perf_counter()
                 draw_frame(frame.image, result.states, stats.shown_fps, stats.last_latency)
                 timings = {**result.timings_ms, "render": (time.perf_counter() - drawn) * 1e3}
@@ -208,7 +208,8 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
                     break
         except KeyboardInterrupt:
             log.info("interrupted: writing what was recorded so far")
-        summary = {**stats.summary(source, classifier, recorder), **(extra_summary or {})}
+        detector = {"detector": settings.detector.kind, "aligned": settings.detector.align}
+        summary = {**stats.summary(source, classifier, recorder), **detector, **(extra_summary or {})}
         if video is not None:
             video.close(success=True)
             video = None

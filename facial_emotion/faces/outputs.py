@@ -26,7 +26,8 @@ import numpy as np
 from ..errors import PipelineError
 from ..files import write_json
 from ..labels import EMOTIONS
-from .detect import crop_region
+from .crops import crop_region
+from .detect import CropParams
 from .render import COLOURS, captioned_crop, label_text, make_grid, placeholder
 from .sources import Frame
 from .tracker import FaceState
@@ -175,14 +176,14 @@ class DemoRecorder:
         self._preview: np.ndarray | None = None
         self._preview_faces = -1
 
-    def save_crops(self, frame: Frame, states: list[FaceState], margin: float) -> None:
+    def save_crops(self, frame: Frame, states: list[FaceState], crop: CropParams) -> None:
         """A captioned colour crop of every face whose shown label was set or changed on this frame
         (call before drawing on the frame, so the crop is clean)."""
         for state in states:
             if not state.changed:
                 continue
-            crop = crop_region(frame.image, np.array(state.box), margin)
-            tile = captioned_crop(crop, label_text(state), COLOURS[state.label], self.crop_px)
+            region = crop_region(frame.image, np.array(state.box), crop)
+            tile = captioned_crop(region, label_text(state), COLOURS[state.label], self.crop_px)
             confidence = round(state.confidence * 100)
             name = f"face{state.track_id:03d}_frame{frame.index:05d}_{EMOTIONS[state.label]}_{confidence:03d}.png"
             path = self.root / CROPS / name

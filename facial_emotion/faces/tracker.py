@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..params import ParamsError
-from .detect import iou
+from .boxes import iou
 
 SMOOTHING = ("ema", "window")
 

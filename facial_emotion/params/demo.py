@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .base import Count, Name, NonNegative, Positive, Rate, Section
+from .messages import ParamsError
 
 Unit = Annotated[float, Field(gt=0, le=1)]  # above 0, up to and including 1
 
@@ -20,14 +21,98 @@ class ClipSection(Section):
     zoom: Rate
 
 
-class DetectorSection(Section):
-    """Face detection for the demo and the service. One class per detector setting: a new
-    detector adds its keys here (and its own sub-mapping if it has many), nothing else changes."""
+class _Section(BaseModel):
+    """Not strict like `Section`: `min_size` comes from YAML as a list and is kept as a tuple; with
+    defaults, so the demo and the service run without a params.yaml."""
 
-    scale_factor: Annotated[float, Field(gt=1)]
-    min_neighbors: NonNegative
-    min_size: Annotated[list[Count], Field(min_length=2, max_length=2)]
-    margin: Annotated[float, Field(ge=0, le=1)]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CropParams(_Section):
+    """How a face box becomes the model's square crop: the box's longer side plus `margin` of it on
+    every side (negative: a tighter square than the box), centred `shift` of that side below the
+    box centre (negative: above)."""
+
+    margin: float = Field(ge=-0.25, le=1.0)
+    shift: float = Field(ge=-0.5, le=0.5)
+
+
+class YuNetParams(_Section):
+    """cv2.FaceDetectorYN's knobs. YuNet's time grows with the pixels it sees, so an image whose
+    longer side is over `max_side` is shrunk to it first (boxes come back in the image's pixels);
+    faces under about 10 pixels at that size are lost."""
+
+    score_threshold: float = Field(0.85, gt=0.0, lt=1.0)
+    nms_threshold: float = Field(0.3, gt=0.0, le=1.0)
+    max_side: int = Field(640, ge=64)
+    align_face_px: int = Field(160, ge=32, le=400)  # with align: landmarks measured again with the face this big
+    # measured by benchmarks/face_framing.py so the eyes sit where FER2013's do (docs/detector.md)
+    margin: float = Field(-0.03, ge=-0.25, le=1.0)
+    shift: float = Field(-0.01, ge=-0.5, le=0.5)
+
+    @property
+    def crop(self) -> CropParams:
+        return CropParams(margin=self.margin, shift=self.shift)
+
+
+class HaarParams(_Section):
+    """The cascade's knobs (OpenCV's names) and its crop: Haar's boxes are square and tighter than YuNet's."""
+
+    scale_factor: float = Field(1.1, gt=1.0)
+    min_neighbors: int = Field(5, ge=0)
+    min_size: tuple[int, int] = (30, 30)
+    margin: float = Field(0.01, ge=-0.25, le=1.0)
+    shift: float = Field(0.01, ge=-0.5, le=0.5)
+
+    @model_validator(mode="after")
+    def _positive_size(self) -> "HaarParams":
+        if min(self.min_size) < 1:
+            raise ValueError(f"min_size must be [width, height] >= 1, not {list(self.min_size)}")
+        return self
+
+    @property
+    def crop(self) -> CropParams:
+        return CropParams(margin=self.margin, shift=self.shift)
+
+
+class DetectorParams(_Section):
+    """params.yaml `demo.detector` (the demo, the `demo` stage and the web service all use it)."""
+
+    kind: Literal["yunet", "haar"] = "yunet"
+    align: bool = True  # turn each face upright by its eyes before the crop (needs YuNet's landmarks)
+    yunet: YuNetParams = YuNetParams()
+    haar: HaarParams = HaarParams()
+
+    @model_validator(mode="after")
+    def _align_needs_landmarks(self) -> "DetectorParams":
+        if self.align and self.kind == "haar":
+            raise ValueError("align: true needs eye landmarks, which haar does not give; set align: false or kind: yunet")
+        return self
+
+    @property
+    def crop(self) -> CropParams:
+        """The crop geometry of the chosen detector."""
+        return self.yunet.crop if self.kind == "yunet" else self.haar.crop
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.detector") -> "DetectorParams":
+        """From a params section; a wrong or unknown key is a one-line ParamsError naming it."""
+        try:
+            return cls.model_validate(dict(values or {}))
+        except ValidationError as exc:
+            raise ParamsError(_one_line(exc, where)) from None
+
+
+def _one_line(exc: ValidationError, where: str) -> str:
+    problems = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in (where, *error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(f"{path}: {message}")
+    return "params.yaml " + "; ".join(problems)
+
 
 
 class TrackerSection(Section):
@@ -49,7 +134,7 @@ class DemoSection(Section):
     source: Name
     annotated_video: bool
     clip: ClipSection
-    detector: DetectorSection
+    detector: DetectorParams
     full_scan_every: Count
     tracker: TrackerSection
     crop_px: Annotated[int, Field(ge=16)]

@@ -141,6 +141,7 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
             "max_megapixels": settings.max_megapixels,
             "max_side": settings.max_side,
             "whole_image_fallback": settings.whole_image_fallback,
+            "detector": {"kind": settings.detector.kind, "align": settings.detector.align},
         }
 
     problems = {413: "upload or image too large", 415: "not an image", 422: "empty, corrupted or malformed upload"}

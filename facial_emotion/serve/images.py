@@ -1,4 +1,4 @@
-"""Upload bytes -> a grayscale image ready for detection, refusing what is not a photo.
+"""Upload bytes -> a colour image for detection and its grayscale for the model, refusing what is not a photo.
 
 The format is recognised from the first bytes (never from the file name or the client's
 Content-Type): something that is no image is 415; an image that cannot be decoded (truncated,
@@ -42,7 +42,8 @@ def sniff_format(data: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class PreparedImage:
-    gray: np.ndarray   # uint8 [h, w], at most max_side on its longer side
+    bgr: np.ndarray    # uint8 [h, w, 3], at most max_side on its longer side (what the detector sees)
+    gray: np.ndarray   # uint8 [h, w], the same pixels in gray (what the model's crops come from)
     width: int         # the decoded image, before downscaling (EXIF orientation applied)
     height: int
     scale: float       # gray's size / original size (1.0 when not downscaled)
@@ -78,11 +79,9 @@ def prepare_image(data: bytes, max_pixels: int, max_side: int) -> PreparedImage:
         raise UnreadableUpload(f"corrupted {fmt} image: {str(exc).strip().splitlines()[-1]}") from None
     if decoded is None or decoded.size == 0:
         raise UnreadableUpload(f"corrupted or truncated {fmt} image: it cannot be decoded")
-    gray = to_gray(decoded)
-    del decoded
-    height, width = gray.shape
+    height, width = decoded.shape[:2]
     scale = min(1.0, max_side / max(width, height))
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    return PreparedImage(gray, width, height, scale, fmt)
+        decoded = cv2.resize(decoded, size, interpolation=cv2.INTER_AREA)
+    return PreparedImage(decoded, to_gray(decoded), width, height, scale, fmt)

@@ -1,10 +1,10 @@
-"""One photo in, every face's box and seven probabilities out: the demo's detector and crops, the
-registered model, the project's label names.
+"""One photo in, every face's box and seven probabilities out: the demo's detector (params.yaml
+`demo.detector`) and crops, the registered model, the project's label names.
 
-A Haar cascade keeps per-image buffers, so one detector must not run in two threads at once, and a
-Keras model is not documented as safe to call from several: detection and classification each
-run one request at a time, while decoding and downscaling run in parallel. The cascade already
-spreads one image over every core, so more detectors would not make a 2-core machine faster.
+OpenCV's detectors keep per-image buffers, so one detector must not run in two threads at once, and
+a Keras model is not documented as safe to call from several: detection and classification each
+run one request at a time, while decoding and downscaling run in parallel. OpenCV already spreads
+one image over every core, so more detectors would not make a 2-core machine faster.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ..faces.classifier import EmotionClassifier
-from ..faces.detect import FaceDetector, crop_faces
-from ..labels import EMOTIONS
+from ..faces.crops import crop_faces
+from ..faces.detect import create_detector
+from ..labels import EMOTIONS, IMAGE_SIZE
 from .images import PreparedImage, prepare_image
 from .settings import ServeSettings
 
@@ -42,7 +44,7 @@ class EmotionService:
     def __init__(self, classifier: EmotionClassifier, settings: ServeSettings) -> None:
         self.classifier = classifier
         self.settings = settings
-        self.detector = FaceDetector(settings.detector)
+        self.detector = create_detector(settings.detector)
         self.model = model_identity(classifier)
         self._detect_lock = threading.Lock()
         self._classify_lock = threading.Lock()
@@ -52,15 +54,17 @@ class EmotionService:
         fallback = self.settings.whole_image_fallback if whole_image is None else whole_image
         image = prepare_image(data, self.settings.max_pixels, self.settings.max_side)
         with self._detect_lock:
-            boxes = self.detector.detect(image.gray)
-        used_whole_image = fallback and len(boxes) == 0
+            faces = self.detector.detect(image.bgr)
+        used_whole_image = fallback and len(faces) == 0
         if used_whole_image:
             # The study's mode: the picture is the face (a 48x48 crop), resized whole, no margin.
             height, width = image.gray.shape
             boxes = np.array([[0, 0, width, height]], dtype=np.int32)
-            crops = crop_faces(image.gray, boxes, margin=0.0)
+            crops = cv2.resize(image.gray, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)[None]
         else:
-            crops = crop_faces(image.gray, boxes, self.detector.params.margin)
+            params = self.detector.params
+            boxes = faces.boxes
+            crops = crop_faces(image.gray, faces, params.crop, params.align)
         with self._classify_lock:
             probabilities = self.classifier(crops)
         return {

@@ -50,7 +50,7 @@ class ServeSettings:
         """From the validated params.yaml (`serve:` and `demo.detector`), or the defaults without one."""
         if params is None:
             return cls()
-        return cls(**params.serve.model_dump(), detector=DetectorParams.from_dict(params.demo.detector.model_dump()))
+        return cls(**params.serve.model_dump(), detector=params.demo.detector)
 
     def replace(self, **changes: Any) -> "ServeSettings":
         """A copy with the given fields changed; None values (options not given) are left out."""

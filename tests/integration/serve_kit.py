@@ -68,15 +68,21 @@ def astronaut_jpeg(side: int | None = None, quality: int = 90) -> bytes:
     return encoded.tobytes()
 
 
-def face_crop_png() -> bytes:
-    """The astronaut's face as a 48x48 grayscale PNG, like a FER2013 image."""
+def face_crop_png(region: tuple[slice, slice] = (slice(66, 161), slice(176, 271))) -> bytes:
+    """The astronaut's face as a 48x48 grayscale PNG, like a FER2013 image (YuNet finds the face
+    in it, as it does in about half of FER2013's raw 48x48 faces), or another region of the photo."""
     import cv2
     from skimage import data
 
-    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)[66:161, 176:271]
+    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)[region]
     ok, encoded = cv2.imencode(".png", cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA))
     assert ok
     return encoded.tobytes()
+
+
+def no_face_png() -> bytes:
+    """A 48x48 grayscale PNG in which no detector finds a face: the astronaut's shoulder patch."""
+    return face_crop_png((slice(380, 475), slice(60, 155)))
 
 
 def png_header_only(width: int, height: int) -> bytes:

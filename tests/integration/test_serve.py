@@ -17,11 +17,11 @@ import pytest
 from facial_emotion.labels import EMOTIONS
 from tests.support.serve_local import LocalServer, free_port
 
-from .serve_kit import UPLOAD_LIMIT_MB, astronaut_jpeg, face_crop_png, png_header_only
+from .serve_kit import UPLOAD_LIMIT_MB, astronaut_jpeg, face_crop_png, no_face_png, png_header_only
 
 pytestmark = pytest.mark.slow
 
-ASTRONAUT_FACE = (176, 66, 95, 95)  # Haar's box on skimage's astronaut (see the design guide)
+ASTRONAUT_FACE = (178, 63, 90, 113)  # YuNet's box on skimage's astronaut (the default detector, params.yaml)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def test_health_docs_and_openapi(client):
     assert health["model"] == {"uri": "models:/facial-emotion@champion", "name": "facial-emotion", "version": "1",
                                "origin": "registry"}
     assert health["labels"] == list(EMOTIONS) and health["max_upload_mb"] == UPLOAD_LIMIT_MB
+    assert health["detector"] == {"kind": "yunet", "align": True}  # params.yaml demo.detector
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     schema = client.get("/openapi.json").json()
@@ -84,12 +85,16 @@ def test_raw_image_body_is_accepted_too(client):
     assert len(response.json()["faces"]) == 1
 
 
-def test_crop_is_classified_whole_only_when_asked(client):
-    crop = face_crop_png()
-    plain = _post_file(client, crop, "face.png", "image/png")
+def test_crop_is_classified_whole_only_when_asked_and_no_face_is_found(client):
+    face = _post_file(client, face_crop_png(), "face.png", "image/png", whole_image="true")
+    assert face.status_code == 200 and face.json()["whole_image"] is False  # YuNet finds the face in a 48x48 crop
+    (found,) = face.json()["faces"]
+    assert found["box"][2] >= 30 and found["box"][3] >= 30
+    crop = no_face_png()
+    plain = _post_file(client, crop, "patch.png", "image/png")
     assert plain.status_code == 200 and plain.json()["faces"] == [] and plain.json()["whole_image"] is False
-    for asked in (_post_file(client, crop, "face.png", "image/png", whole_image="true"),
-                  client.post("/api/predict", files={"file": ("face.png", crop, "image/png")},
+    for asked in (_post_file(client, crop, "patch.png", "image/png", whole_image="true"),
+                  client.post("/api/predict", files={"file": ("patch.png", crop, "image/png")},
                               data={"whole_image": "true"})):
         assert asked.status_code == 200, asked.text
         result = asked.json()

@@ -13,7 +13,7 @@ import pytest
 
 from facial_emotion.labels import EMOTIONS
 
-from .serve_kit import REPO, astronaut_jpeg, face_crop_png
+from .serve_kit import REPO, astronaut_jpeg, no_face_png
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -63,20 +63,21 @@ def test_upload_draws_the_box_and_seven_bars(page, serve_server, tmp_path):
     assert all(w > 0 for w in widths), widths
     assert cards.first.locator(".bar.top").count() == 1
     assert "1 face" in page.locator("#status").inner_text()
-    # The box's outline is drawn on the canvas in the first face colour, over the photo.
+    # The box's outline is drawn on the canvas in the first face colour, over the photo (YuNet's box
+    # on the astronaut ends at y = 63 + 113 = 176).
     edge = page.evaluate("""() => {
         const canvas = document.getElementById('canvas');
         const s = canvas.width / 512;
-        return Array.from(canvas.getContext('2d').getImageData(Math.round(220 * s), Math.round(161 * s), 1, 1).data);
+        return Array.from(canvas.getContext('2d').getImageData(Math.round(220 * s), Math.round(176 * s), 1, 1).data);
     }""")
     assert edge[:3] == [0xE6, 0x19, 0x4B], edge
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-    # A 48x48 face crop, classified whole when the option is ticked.
+    # A 48x48 crop with no face YuNet can find, classified whole when the option is ticked.
     crop = tmp_path / "face.png"
-    crop.write_bytes(face_crop_png())
+    crop.write_bytes(no_face_png())
     page.check("#whole-image")
     page.set_input_files("#file", str(crop))
     expect(page.locator("#status")).to_contain_text("face.png: no face found: the whole image", timeout=30_000)

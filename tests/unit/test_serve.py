@@ -74,7 +74,7 @@ def test_huge_canvas_is_refused_from_the_header():
 def test_big_images_are_shrunk_to_max_side():
     image = prepare_image(_encode(np.zeros((900, 1200, 3), np.uint8), ".png"), 10**7, 600)
     assert (image.width, image.height, image.scale) == (1200, 900, 0.5)
-    assert image.gray.shape == (450, 600) and image.gray.dtype == np.uint8
+    assert image.gray.shape == (450, 600) and image.gray.dtype == np.uint8 and image.bgr.shape == (450, 600, 3)
     small = prepare_image(_encode(np.zeros((48, 48), np.uint8), ".png"), 10**7, 600)
     assert small.scale == 1.0 and small.gray.shape == (48, 48)
 
@@ -82,10 +82,11 @@ def test_big_images_are_shrunk_to_max_side():
 def test_settings_from_params_reuse_the_demo_detector():
     raw = read_yaml(REPO / "params.yaml")
     raw["serve"].update(port=9000, max_upload_mb=2)
-    raw["demo"]["detector"]["scale_factor"] = 1.3
+    raw["demo"]["detector"]["haar"]["scale_factor"] = 1.3
     settings = ServeSettings.from_params(validate(raw)[0])
     assert settings.port == 9000 and settings.max_upload_bytes == 2 * 1024 * 1024
-    assert settings.detector.scale_factor == 1.3 and settings.host == "127.0.0.1"
+    assert settings.detector.haar.scale_factor == 1.3 and settings.host == "127.0.0.1"
+    assert settings.detector.kind == "yunet"  # the default detector
     assert settings.replace(port=None, max_side=800).max_side == 800
     assert ServeSettings.from_params(None) == ServeSettings()  # no params.yaml: the defaults
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facial_emotion.faces.detect import iou
+from facial_emotion.faces.boxes import iou
 from facial_emotion.faces.outputs import Timeline
 from facial_emotion.faces.sources import Frame
 from facial_emotion.faces.tracker import FaceTracker, LabelHysteresis, ProbabilitySmoother, TrackerParams
