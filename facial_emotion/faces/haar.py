@@ -47,7 +47,7 @@ class HaarDetector:
     def detect(self, image: np.ndarray) -> Detections:
         p = self.params.haar
         found = self._cascade.detectMultiScale(to_gray(image), scaleFactor=p.scale_factor,
-                                               minNeighbors=p.min_neighbors, minSize=p.min_size)
+                                               minNeighbors=p.min_neighbors, minSize=tuple(p.min_size))
         return Detections(_as_boxes(found)).largest_first()
 
     def detect_near(self, image: np.ndarray, boxes: np.ndarray, search: float = 0.5,

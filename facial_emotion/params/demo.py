@@ -60,15 +60,9 @@ class HaarParams(_Section):
 
     scale_factor: float = Field(1.1, gt=1.0)
     min_neighbors: int = Field(5, ge=0)
-    min_size: tuple[int, int] = (30, 30)
+    min_size: Annotated[list[Count], Field(min_length=2, max_length=2)] = [30, 30]
     margin: float = Field(0.01, ge=-0.25, le=1.0)
     shift: float = Field(0.01, ge=-0.5, le=0.5)
-
-    @model_validator(mode="after")
-    def _positive_size(self) -> "HaarParams":
-        if min(self.min_size) < 1:
-            raise ValueError(f"min_size must be [width, height] >= 1, not {list(self.min_size)}")
-        return self
 
     @property
     def crop(self) -> CropParams:

@@ -96,7 +96,7 @@ BAD = [  # (changes, the one line expected, after "params.yaml ")
     ({"baselines.logreg.n_jobs": 0}, "baselines.logreg.n_jobs: got 0, must be >= 1 or -1"),
     ({"balance.flip_classes": ["disgust", "sadnes"]}, "balance.flip_classes: got [\"disgust\", \"sadnes\"], 'sadnes' is not a class"),
     ({"evaluate.select_by": "f1"}, 'evaluate.select_by: got "f1", must be a validation metric'),
-    ({"demo.detector.min_size": [30]}, "demo.detector.min_size: got [30], must have at least 2 items"),
+    ({"demo.detector.haar.min_size": [30]}, "demo.detector.haar.min_size: got [30], must have at least 2 items"),
     ({"serve.port": 70000}, "serve.port: got 70000, must be <= 65535"),
     ({"augmentation.erasing": 0.5}, "augmentation.erasing: removed (measured not to help"),
     ({"train.reduce_lr.min_lr": 1e-5}, "train.reduce_lr.min_lr: 1e-05 differs from train.min_learning_rate"),
