@@ -94,17 +94,18 @@ def team_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def stack(team_dir):
     stack = Stack(team_dir / "stack")
-    FIGURES["team_up_s"] = stack.command("up")
-    pg_home = stack.state["postgres"]["home"]
     try:
+        FIGURES["team_up_s"] = stack.command("up")
         yield stack
     finally:
+        pg_home = stack.state["postgres"]["home"] if (stack.home / "state.json").exists() else None
         if (stack.home / "state.json").exists():  # a test failed before the last one took it down
             stack.cli("down")
         for leader in stack.leaders:  # the last resort; the last test asserts none was needed
             for pid in team.alive(leader):
                 os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(pg_home, ignore_errors=True)
+        if pg_home:
+            shutil.rmtree(pg_home, ignore_errors=True)
         FIGURES_PATH.parent.mkdir(exist_ok=True)
         FIGURES_PATH.write_text(json.dumps(FIGURES, indent=2, sort_keys=True) + "\n")
 
