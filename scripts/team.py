@@ -162,16 +162,17 @@ def _pg(state: dict, tool: str, *args: str, check: bool = True) -> subprocess.Co
     return result
 
 
-def _init_postgres(state: dict) -> None:
+def _init_postgres(state: dict, home: Path) -> None:
     reason = postgres_missing_reason()
     if reason:
         raise TeamError(reason)
-    home = Path(tempfile.mkdtemp(prefix="team-postgres-"))  # a throw-away cluster, outside the repo
+    cluster = Path(tempfile.mkdtemp(prefix="team-postgres-"))  # a throw-away cluster, outside the repo
     if os.geteuid() == 0:
-        shutil.chown(home, "postgres", "postgres")
-    pg = state["postgres"] = {"bin": str(postgres_bin()), "home": str(home), "data": str(home / "data"),
-                              "socket": str(home), "log": str(home / "postgres.log"), "port": _free_port(),
+        shutil.chown(cluster, "postgres", "postgres")
+    pg = state["postgres"] = {"bin": str(postgres_bin()), "home": str(cluster), "data": str(cluster / "data"),
+                              "socket": str(cluster), "log": str(cluster / "postgres.log"), "port": _free_port(),
                               "password": secrets.token_urlsafe(18)}
+    _save(home, state)  # recorded before anything starts, so `down` finds it even after a killed `up`
     # Local socket (in a 0700 folder) trusts its owner; TCP on loopback needs the password, as in production.
     _pg(state, "initdb", "-D", pg["data"], "-U", "postgres", "-E", "UTF8", "--locale=C",
         "--auth-local=trust", "--auth-host=scram-sha-256")
@@ -204,6 +205,7 @@ def _start_s3(state: dict, home: Path) -> None:
     s3 = state.setdefault("s3", {"port": _free_port()})
     s3["log"] = str(home / "s3.log")
     s3["pid"] = _spawn([str(BIN / "moto_server"), "-H", LOOPBACK, "-p", str(s3["port"])], Path(s3["log"]))
+    _save(home, state)
     s3["endpoint"] = f"http://{LOOPBACK}:{s3['port']}"
     _wait_http(s3["endpoint"] + "/moto-api/", s3["pid"], Path(s3["log"]), 60)
     import boto3
@@ -229,6 +231,7 @@ def _start_mlflow(state: dict, home: Path) -> None:
            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     ml["pid"] = _spawn([str(BIN / "mlflow"), "server", "--host", LOOPBACK, "--port", str(ml["port"]), "--workers", "1",
                          "--artifacts-destination", f"s3://{BUCKET}/mlflow"], Path(ml["log"]), env)
+    _save(home, state)
     _wait_http(ml["uri"] + "/health", ml["pid"], Path(ml["log"]), 180)
 
 
@@ -281,7 +284,7 @@ def up(home: Path) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     state: dict = {"home": str(home), "aws": {"key": "team-" + secrets.token_hex(4), "secret": secrets.token_urlsafe(24)}}
     try:
-        _init_postgres(state)
+        _init_postgres(state, home)
         _save(home, state)
         _start_s3(state, home)
         _save(home, state)
