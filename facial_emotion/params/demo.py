@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .base import Count, Name, NonNegative, Positive, Rate, Section
+from .base import Count, Name, NonNegative, Positive, Rate, Section, rule
 from .messages import ParamsError
 
 Unit = Annotated[float, Field(gt=0, le=1)]  # above 0, up to and including 1
@@ -67,7 +67,7 @@ class HaarParams(_Section):
     @model_validator(mode="after")
     def _positive_size(self) -> "HaarParams":
         if min(self.min_size) < 1:
-            raise ValueError(f"min_size must be [width, height] >= 1, not {list(self.min_size)}")
+            raise rule("min_size", list(self.min_size), "must be [width, height], each >= 1")
         return self
 
     @property
@@ -86,7 +86,7 @@ class DetectorParams(_Section):
     @model_validator(mode="after")
     def _align_needs_landmarks(self) -> "DetectorParams":
         if self.align and self.kind == "haar":
-            raise ValueError("align: true needs eye landmarks, which haar does not give; set align: false or kind: yunet")
+            raise rule("align", True, "needs eye landmarks, which haar does not give; set align: false or kind: yunet")
         return self
 
     @property
@@ -106,7 +106,8 @@ class DetectorParams(_Section):
 def _one_line(exc: ValidationError, where: str) -> str:
     problems = []
     for error in exc.errors():
-        path = ".".join(str(part) for part in (where, *error["loc"]))
+        rule_key = (error["ctx"]["key"],) if error["type"] == "params_rule" else ()
+        path = ".".join(str(part) for part in (where, *error["loc"], *rule_key))
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
