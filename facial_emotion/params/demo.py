@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .base import Count, Name, NonNegative, Positive, Rate, Section
+from .base import Count, Name, NonNegative, Positive, Rate, Section, rule
 from .messages import ParamsError
 
 Unit = Annotated[float, Field(gt=0, le=1)]  # above 0, up to and including 1
@@ -60,9 +60,15 @@ class HaarParams(_Section):
 
     scale_factor: float = Field(1.1, gt=1.0)
     min_neighbors: int = Field(5, ge=0)
-    min_size: Annotated[list[Count], Field(min_length=2, max_length=2)] = [30, 30]
+    min_size: tuple[int, int] = (30, 30)
     margin: float = Field(0.01, ge=-0.25, le=1.0)
     shift: float = Field(0.01, ge=-0.5, le=0.5)
+
+    @model_validator(mode="after")
+    def _positive_size(self) -> "HaarParams":
+        if min(self.min_size) < 1:
+            raise rule("min_size", list(self.min_size), "must be [width, height], each >= 1")
+        return self
 
     @property
     def crop(self) -> CropParams:
@@ -80,7 +86,7 @@ class DetectorParams(_Section):
     @model_validator(mode="after")
     def _align_needs_landmarks(self) -> "DetectorParams":
         if self.align and self.kind == "haar":
-            raise ValueError("align: true needs eye landmarks, which haar does not give; set align: false or kind: yunet")
+            raise rule("align", True, "needs eye landmarks, which haar does not give; set align: false or kind: yunet")
         return self
 
     @property
@@ -100,7 +106,8 @@ class DetectorParams(_Section):
 def _one_line(exc: ValidationError, where: str) -> str:
     problems = []
     for error in exc.errors():
-        path = ".".join(str(part) for part in (where, *error["loc"]))
+        rule_key = (error["ctx"]["key"],) if error["type"] == "params_rule" else ()
+        path = ".".join(str(part) for part in (where, *error["loc"], *rule_key))
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"

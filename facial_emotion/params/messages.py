@@ -82,6 +82,8 @@ def _describe(loc: tuple, errors: list[dict]) -> str:
     first = errors[0]
     kind = first["type"]
     if kind == "missing":
+        if isinstance(loc[-1], int):
+            return "missing: the list is too short"
         return "missing; every key is required (see docs/params.md)"
     if kind == "extra_forbidden":
         known = first["model"].model_fields if first["model"] is not None else {}
@@ -142,7 +144,7 @@ def _field_path(root: type[BaseModel], loc: tuple) -> tuple[tuple, type[BaseMode
         if origin is dict:
             node = _inner(typing.get_args(node)[1])
             path.append(part)
-        elif origin is list and isinstance(part, int):
+        elif origin in (list, tuple) and isinstance(part, int):
             node = None
             path.append(part)
         # anything else is a union branch label ("literal['scale']", "constrained-float"): dropped

@@ -106,7 +106,7 @@ def test_bad_images_and_params_are_one_line_errors():
         DetectorParams.from_dict({"kind": "haar", "align": False, "haar": {"scale_factor": 1.0}})
     with pytest.raises(ParamsError, match=r"demo\.detector\.kind: .*'yunet' or 'haar'"):
         DetectorParams.from_dict({"kind": "mtcnn"})
-    with pytest.raises(ParamsError, match="align: true needs eye landmarks"):
+    with pytest.raises(ParamsError, match=r"demo\.detector\.align: needs eye landmarks"):
         DetectorParams.from_dict({"kind": "haar"})
     for error in (ParamsError,):
         try:
