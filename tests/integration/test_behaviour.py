@@ -52,10 +52,10 @@ def untrained():
     import keras
 
     from facial_emotion.faces.classifier import from_keras
-    from facial_emotion.models.architectures import build_seed_cnn
+    from facial_emotion.models.architectures import build_study1_cnn
 
     keras.utils.set_random_seed(0)
-    return from_keras(build_seed_cnn(), "study CNN, freshly initialised")
+    return from_keras(build_study1_cnn(), "study CNN, freshly initialised")
 
 
 def _frame(face: np.ndarray) -> np.ndarray:
