@@ -80,7 +80,7 @@ def to_fer2013(raw: bytes, layout: CsvLayout, name: str, on_bad_row: str) -> tup
         notes.append("Windows (CRLF) line endings (read as LF)")
     if layout.name == "training_only":
         notes.append("Kaggle's train.csv holds FER2013's Training rows only: every row is read as Training, "
-                     "and there is no PublicTest or PrivateTest (use split.strategy: seed)")
+                     "and there is no PublicTest or PrivateTest (use split.strategy: study1)")
     lines = raw.split(b"\n")
     lines[0] = HEADER
     emotion, pixels, usage = layout.index

@@ -215,7 +215,7 @@ def test_kaggle_train_csv_is_training_rows_only_and_says_so(raw) -> None:
     assert_rows(result.dataset, usages=("Training",))
     assert summary["usable_usages"] == ["Training"]
     assert summary["input"]["layout"] == "training_only"
-    assert any("Training rows only" in note and "split.strategy: seed" in note for note in summary["notes"])
+    assert any("Training rows only" in note and "split.strategy: study1" in note for note in summary["notes"])
 
 
 def test_kaggle_test_csv_alone_has_no_labels_and_is_an_error(raw) -> None:
