@@ -77,6 +77,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..cli import run_main
+    from facial_emotion.cli import run_main
 
     run_main(main)
