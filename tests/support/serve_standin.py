@@ -49,7 +49,7 @@ def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0) -> str:
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    from .. import tracking
+    from facial_emotion import tracking
 
     store = Path(store).resolve()
     store.mkdir(parents=True, exist_ok=True)
