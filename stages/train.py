@@ -58,7 +58,6 @@ def main(argv=None) -> None:
              cnn.architecture, model.count_params(), len(training.data), args.balance, len(val), threads_note())
 
     folder = model_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
     logged_params = {"train": train_cfg, "cnn": {"architecture": cnn.architecture, **cnn.settings(), "l2": cnn.l2},
                      "augmentation": aug_cfg, "seed": seed, "balance": args.balance, "activation": args.activation}
     # Snapshots after every epoch, outside models/ (DVC deletes a stage's outputs before rerunning it):
@@ -79,32 +78,47 @@ def main(argv=None) -> None:
         mlflow.log_metric("parameters", model.count_params())
         result = fit(model, training.data.images, training.data.labels, val.images, val.labels, train_cfg,
                      class_weight=training.class_weight, label=name, mlflow_run=True, seed=seed, state=state)
-        with atomic_path(folder / KERAS_FILE) as tmp:
-            model.save(tmp)
         history = pd.DataFrame(result.history)
-        with atomic_path(folder / "history.csv") as tmp:
-            history.to_csv(tmp, index=False)
         mlflow.log_metrics({"best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
                             "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
                             "train_seconds": result.seconds, "epochs_run": len(result.history),
                             "epochs_resumed": result.resumed_from})
         mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
                        else "early_stopping" if result.stopped_early else "epochs")
-        mlflow.log_artifact(str(folder / "history.csv"))
+        _log_history(history)
         sample = as_batch(val.images[:4])
         signature = infer_signature(sample, model.predict(sample, verbose=0))
         info = mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=keras_pip_requirements())
-        write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
-                                "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
-                                "best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
-                                "restore": train_cfg.get("restore", "best"), "epochs_run": len(result.history),
-                                "epochs_resumed": result.resumed_from,
-                                "train_seconds": round(result.seconds, 1), "stopped_by_time_budget": result.stopped_by_time_budget,
-                                "data_source": training.data.source})
+    # The stage's outputs only once MLflow has everything (the run is ended): a tracking server that
+    # stops answering mid-stage leaves no half output, and the snapshot still resumes the training.
+    with atomic_path(folder / KERAS_FILE) as tmp:
+        model.save(tmp)
+    with atomic_path(folder / "history.csv") as tmp:
+        history.to_csv(tmp, index=False)
+    write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
+                            "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
+                            "best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
+                            "restore": train_cfg.get("restore", "best"), "epochs_run": len(result.history),
+                            "epochs_resumed": result.resumed_from,
+                            "train_seconds": round(result.seconds, 1), "stopped_by_time_budget": result.stopped_by_time_budget,
+                            "data_source": training.data.source})
     state.clear()  # the model is saved and logged: nothing left to resume
     log.info("%s: best epoch %d (%s %.4f), kept epoch %d (train.restore: %s) after %.0fs", name, result.best_epoch,
              train_cfg["early_stopping"]["monitor"], result.best_value, result.kept_epoch,
              train_cfg.get("restore", "best"), result.seconds)
+
+
+def _log_history(history) -> None:
+    """history.csv as a run artifact, written outside the stage's output folder."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.csv"
+        history.to_csv(path, index=False)
+        mlflow.log_artifact(str(path))
 
 
 if __name__ == "__main__":

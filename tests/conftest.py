@@ -31,3 +31,14 @@ def fer2013_path() -> Path:
     if not path.is_file():
         pytest.skip(f"FER2013 not found at {path}; set FER2013_PATH or put the verified copy at ../shared/data/fer2013/")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment_stays_in_its_test():
+    """mlflow.set_tracking_uri / set_registry_uri write MLFLOW_* into os.environ, where every later
+    test's subprocesses would inherit them (a demo would find another test's champion)."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for name in [k for k in os.environ if k.startswith("MLFLOW_") and k not in before]:
+        del os.environ[name]
+    os.environ.update(before)

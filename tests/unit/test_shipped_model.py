@@ -79,7 +79,8 @@ def test_the_demo_without_a_champion_says_so_first(tmp_path):
 
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(REPO)}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-m", "facial_emotion.faces.demo", "--source", str(photo), "--no-window",
                              "--out", str(tmp_path / "out"), "--params", str(REPO / "params.yaml")],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
