@@ -1,4 +1,5 @@
-"""One tiny end-to-end `dvc repro` per test session, shared by the integration tests."""
+"""One tiny end-to-end `dvc repro` per test session, read by the integration tests; a private copy
+of it for each test that changes anything."""
 
 from __future__ import annotations
 
@@ -10,10 +11,21 @@ from .serve_kit import serve_server, serve_standin  # noqa: F401 - the web servi
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(tmp_path_factory) -> PipelineCopy:
+    """The pipeline built once and committed. Tests only read it (a test that changes params, outputs,
+    git or the MLflow store takes `pipeline_fork`); at the end of the session it must be as built."""
     copy = make_copy(tmp_path_factory.mktemp("pipeline") / "repo")
     result = copy.dvc("repro")
     copy.first_repro_output = result.stdout + result.stderr
-    return copy
+    copy.commit("built")
+    yield copy
+    changed = copy.changes()
+    assert not changed, f"a test changed the shared tiny_pipeline (use pipeline_fork): {changed}"
+
+
+@pytest.fixture
+def pipeline_fork(tiny_pipeline, tmp_path) -> PipelineCopy:
+    """A test's own copy of the built pipeline: git history, DVC cache and outputs, MLflow store."""
+    return tiny_pipeline.fork(tmp_path / "repo")
 
 
 @pytest.fixture(scope="module")
