@@ -7,7 +7,8 @@ carries the MLflow run id and model URI instead of code assuming a fresh run exi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
