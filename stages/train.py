@@ -10,7 +10,7 @@ from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
-from facial_emotion.models.store import KERAS_FILE, keras_pip_requirements, model_dir, write_run_info
+from facial_emotion.models.store import KERAS_FILE, log_model, model_dir, write_run_info
 from facial_emotion.params import load_params
 from facial_emotion.params.training import ACTIVATIONS, BALANCES
 
@@ -43,7 +43,7 @@ def main(argv=None) -> None:
 
     from facial_emotion.models.architectures import build_model
     from facial_emotion.models.resume import TrainingState, fingerprint
-    from facial_emotion.models.training import as_batch, fit, set_seeds, threads_note
+    from facial_emotion.models.training import fit, set_seeds, threads_note
 
     training = load_training_set(args.balance)
     val = FaceDataset.load("data/processed/val.npz")
@@ -71,7 +71,6 @@ def main(argv=None) -> None:
                             run_id=state.run_id) as run:
         import mlflow
         import pandas as pd
-        from mlflow.models import infer_signature
 
         state.run_id = run.info.run_id
         mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn.architecture,
@@ -91,11 +90,9 @@ def main(argv=None) -> None:
         mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
                        else "early_stopping" if result.stopped_early else "epochs")
         mlflow.log_artifact(str(folder / "history.csv"))
-        sample = as_batch(val.images[:4])
-        signature = infer_signature(sample, model.predict(sample, verbose=0))
-        info = mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=keras_pip_requirements())
+        model_uri = log_model(model, "model", val.images[:4])
         write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
-                                "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
+                                "model_uri": model_uri, "experiment_id": run.info.experiment_id,
                                 "best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
                                 "restore": train_cfg.get("restore", "best"), "epochs_run": len(result.history),
                                 "epochs_resumed": result.resumed_from,

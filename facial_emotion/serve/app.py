@@ -10,7 +10,6 @@ classifier, so importing this module loads nothing and tests can build apps free
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError

@@ -44,7 +44,8 @@ class PipelineCopy:
             result = subprocess.CompletedProcess(list(args), code, out.read().decode(errors="replace"),
                                                  err.read().decode(errors="replace"))
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n"
+                                 f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
         return result
 
     def dvc(self, *args: str, **kwargs) -> subprocess.CompletedProcess:

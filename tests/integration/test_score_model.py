@@ -21,7 +21,8 @@ def test_scores_match_evaluate_and_land_in_the_training_run(pipeline_fork):
         evaluated = json.loads((pipeline_fork.root / "reports" / "metrics" / f"{name}.json").read_text())
         for split in ("validation", "test", "test_private"):
             for key in ("accuracy", "macro_f1", "balanced_accuracy"):
-                assert scores[name]["scores"][split][key] == pytest.approx(evaluated[split][key], abs=1e-6), (name, split, key)
+                got = scores[name]["scores"][split][key]
+                assert got == pytest.approx(evaluated[split][key], abs=1e-6), (name, split, key)
 
     import mlflow
 

@@ -88,4 +88,5 @@ def test_queued_grid_lands_every_run_in_the_shared_server(pipeline_fork, mlflow_
     for name in experiments:
         names = {run.info.run_name for run in by_exp.get(name, [])}
         assert f"{name}/cnn-smote-elu" in names and f"{name}/evaluate" in names, (name, names)
-    assert not (pipeline.root / ".dvc/tmp/exps").exists() or not list((pipeline.root / ".dvc/tmp/exps").rglob("mlflow.db"))
+    exps = pipeline.root / ".dvc/tmp/exps"
+    assert not exps.exists() or not list(exps.rglob("mlflow.db"))

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from dvc.utils.hydra import apply_overrides
 
 from facial_emotion import recipes
