@@ -43,11 +43,6 @@ def processed(split: str) -> Path:
     return PROCESSED_DIR / f"{split}.npz"
 
 
-def model_file(directory: Path, model: str, suffix: str) -> Path:
-    """<directory>/<model><suffix>, e.g. model_file(METRICS_DIR, "logreg", ".json")."""
-    return directory / f"{model}{suffix}"
-
-
 def repo_root() -> Path:
     """The project root: DVC_ROOT when DVC runs the stage, else the nearest parent holding dvc.yaml."""
     env = os.environ.get("DVC_ROOT")
