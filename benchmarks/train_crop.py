@@ -45,7 +45,8 @@ result = fit(model, x, y, xv, yv, cfg, seed=42)
 seconds = [r["epoch_seconds"] for r in result.history]
 
 def accuracy(net, images, labels):
-    return float(np.mean(net.predict(images[..., None].astype("float32"), batch_size=512, verbose=0).argmax(1) == labels))
+    predicted = net.predict(images[..., None].astype("float32"), batch_size=512, verbose=0).argmax(1)
+    return float(np.mean(predicted == labels))
 
 out = dict(images=len(x), images_per_second=len(x) / float(np.median(seconds[1:] or seconds)), seconds=sum(seconds),
            val=accuracy(model, xv, yv), test=accuracy(model, xt, yt), parameters=model.count_params())
@@ -71,7 +72,8 @@ def main() -> None:
         runs[name] = run_child(_FIT.format(path=path, images=args.images, epochs=args.epochs, crop=crop))
         r = runs[name]
         print(f"  {name:34s} {r['images_per_second']:6.1f} images/s, {r['seconds'] / 60:5.1f} min, "
-              f"PublicTest {r['val']:.4f}, PrivateTest {r['test']:.4f} ({r['images']} faces, {r['parameters']} parameters)")
+              f"PublicTest {r['val']:.4f}, PrivateTest {r['test']:.4f} "
+              f"({r['images']} faces, {r['parameters']} parameters)")
     cropped = runs[f"crop {args.crop}"]
     print(f"  crop {args.crop} scored on whole 48x48 faces instead of its centre window: "
           f"PublicTest {cropped['val_whole']:.4f}, PrivateTest {cropped['test_whole']:.4f}")

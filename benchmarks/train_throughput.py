@@ -59,7 +59,8 @@ if {bare}:
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
     seconds = []
-    model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
     model.fit(x[..., None], one_hot(y), validation_data=(xv[..., None], one_hot(yv)), batch_size=cfg["batch_size"],
               epochs=cfg["epochs"], verbose=0, callbacks=[EpochTimer()])
 else:
@@ -85,7 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data")
     parser.add_argument("--images", type=int, default=4096, help="training images per throughput run")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first (graph tracing) is not counted")
+    parser.add_argument("--epochs", type=int, default=4,
+                        help="epochs per run; the first (graph tracing) is not counted")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--network", choices=("study1", "recipe"), default="study1",
                         help="study1: the first study's CNN; recipe: recipes/cpu.yaml's network and augmentation")
@@ -107,10 +109,13 @@ def main() -> None:
     network = "recipes/cpu.yaml's compact network with augmentation" if args.network == "recipe" else \
         "the first study's CNN, batch 32"
     print(f"{network}, {best['stage']['images']} images, median of epochs 2-{args.epochs}, best of {args.repeats} runs "
-          f"(all runs, images/s: " + ", ".join(f"{k} {[round(r['images_per_second']) for r in runs[k]]}" for k in kinds) + "):")
-    print(f"  train stage path (facial_emotion.models.training.fit):  {best['stage']['images_per_second']:7.1f} images/s")
-    print(f"  same path with Keras' own BatchNormalization:            {best['stage_keras_bn']['images_per_second']:7.1f} images/s")
-    print(f"  bare model.fit on arrays, Keras' BatchNormalization:     {best['bare']['images_per_second']:7.1f} images/s (baseline)")
+          "(all runs, images/s: " + ", ".join(f"{k} {[round(r['images_per_second']) for r in runs[k]]}" for k in kinds)
+          + "):")
+    for kind, text in (("stage", "train stage path (facial_emotion.models.training.fit):"),
+                       ("stage_keras_bn", "same path with Keras' own BatchNormalization:"),
+                       ("bare", "bare model.fit on arrays, Keras' BatchNormalization:")):
+        note = " (baseline)" if kind == "bare" else ""
+        print(f"  {text:56s}{best[kind]['images_per_second']:7.1f} images/s{note}")
     print(f"  ratio {ratio:.3f}x (target >= 0.95x): {'PASS' if ratio >= 0.95 else 'FAIL'}")
     smote = run_child(_SMOTE.format(path=path))
     print(f"SMOTE k=6 on the official training split: {smote['rows_in']} -> {smote['rows_out']} rows in "

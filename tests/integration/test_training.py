@@ -99,7 +99,8 @@ def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path
     mlflow.set_experiment("architectures")
     with mlflow.start_run():
         model_uri = log_model(model, "model", images[:4])  # the one function every stage logs models with
-    assert list(mlflow.models.get_model_info(model_uri).signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 48, 48, 1]
+    [spec] = mlflow.models.get_model_info(model_uri).signature.inputs.to_dict()
+    assert list(spec["tensor-spec"]["shape"]) == [-1, 48, 48, 1]
     loaded = mlflow.keras.load_model(model_uri)
     x = images[32:40, :, :, None].astype(np.float32)
     np.testing.assert_allclose(np.asarray(loaded(x, training=False)), np.asarray(model(x, training=False)), atol=1e-5)
