@@ -1,6 +1,6 @@
 """Named param overrides in `recipes/<name>.yaml`, run as one DVC experiment.
 
-A recipe is a file, not prose in the README: `make recipe RECIPE=cpu` turns it into
+A recipe is a file, not prose in a document: `make recipe RECIPE=cpu` turns it into
 `dvc exp run -n <name> -S key=value ... <target>`, so the run is an ordinary DVC experiment (its
 overrides show as changed params in `dvc exp show`; it can be queued, pushed and compared). The
 recipe test and the benchmarks load the same file through `load_recipe` and `apply_recipe`.
