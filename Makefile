@@ -39,7 +39,7 @@ repro: setup ## set up, then run the whole pipeline (dvc repro) on data/raw/ or 
 	dvc repro
 
 recipe: setup ## run a recipe as one DVC experiment: make recipe RECIPE=cpu [ARGS='-S seed=43'] (recipes/*.yaml)
-	@test -n "$(RECIPE)" || { echo "error: name a recipe: make recipe RECIPE=cpu (recipes: $$(ls recipes | sed 's/\.yaml//' | tr '\n' ' '))"; exit 1; }
+	@test -n "$(RECIPE)" || { echo "error: name a recipe: make recipe RECIPE=cpu (recipes: $$(ls recipes | sed -n 's/\.yaml$$//p' | paste -sd' '))"; exit 1; }
 	python -m facial_emotion.recipes $(RECIPE) $(ARGS)
 
 test: setup-dev ## the fast tier (under 5 min on 2 cores): every test not marked slow; run it while you work
