@@ -20,8 +20,8 @@ def test_the_cpu_recipe_runs_as_one_dvc_experiment(pipeline_fork):
     ran = result.stdout + result.stderr
     assert "Running stage 'train@none-relu'" in ran and "Running stage 'train@smote-elu'" not in ran
 
-    [baseline] = json.loads(pipeline_fork.dvc("exp", "show", "--json").stdout)
-    [experiment] = [e for e in baseline["experiments"] or [] if e["name"] == "cpu-tiny"]
+    shown = json.loads(pipeline_fork.dvc("exp", "show", "--json").stdout)  # the workspace, then the baseline commit
+    [experiment] = [e for entry in shown for e in entry.get("experiments") or [] if e["name"] == "cpu-tiny"]
     params = experiment["revs"][0]["data"]["params"]["params.yaml"]["data"]
     assert params["cnn"]["architecture"] == "compact" and params["train"]["optimizer"] == "adamw"
 
