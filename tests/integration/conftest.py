@@ -3,10 +3,23 @@ of it for each test that changes anything."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .pipeline import PipelineCopy, make_copy
 from .serve_kit import serve_server, serve_standin  # noqa: F401 - the web service's session fixtures
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in this folder is in the slow tier (`make test-all`), marked or not: end-to-end tests
+    run pipelines, stages, servers and browsers, which the fast tier (`make test`) leaves out."""
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
