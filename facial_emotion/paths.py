@@ -18,6 +18,7 @@ INTERIM_FACES = Path("data/interim/faces.npz")
 PROCESSED_DIR = Path("data/processed")  # {train,val,test}.npz
 BALANCED_DIR = Path("data/balanced")  # <method>/ per balancing method
 MODELS_DIR = Path("models")  # <model>/ per trained model (facial_emotion.models.store)
+RUN_INFO = "mlflow_run.json"  # in each model folder: the MLflow run id and model URI
 
 # reports/: small JSON summaries and metrics (in git), pages and images (DVC outputs)
 REPORTS_DIR = Path("reports")

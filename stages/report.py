@@ -20,7 +20,6 @@ from typing import Any
 
 from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
-from facial_emotion.models.store import RUN_INFO
 from facial_emotion.notebooks import NotebookError, run_notebook
 from facial_emotion.params import ALL, load_params, read_yaml
 from facial_emotion.params.results import ReportSection
@@ -42,7 +41,7 @@ def notebook_parameters(model: str, cfg: ReportSection) -> dict[str, Any]:
         "predictions_path": str(paths.PREDICTIONS_DIR / f"{model}.npz"),
         "evaluation_report_path": str(paths.EVALUATION_DIR / f"{model}_classification_report.txt"),
         "history_path": str(paths.MODELS_DIR / model / "history.csv"),
-        "run_info_path": str(paths.MODELS_DIR / model / RUN_INFO),
+        "run_info_path": str(paths.MODELS_DIR / model / paths.RUN_INFO),
         "test_data_path": str(paths.processed("test")),
         "ingest_summary_path": str(paths.INGEST_SUMMARY),
         "champion_path": str(paths.CHAMPION),
@@ -63,7 +62,7 @@ def log_page_into_training_run(model: str, page: Path) -> bool:
     """The model's page lands in the run that trained it; False when it has none in this store."""
     from facial_emotion.report.inputs import load_optional_json
 
-    run_id = (load_optional_json(paths.MODELS_DIR / model / RUN_INFO) or {}).get("run_id")
+    run_id = (load_optional_json(paths.MODELS_DIR / model / paths.RUN_INFO) or {}).get("run_id")
     client = tracking.client_for_run(run_id, model)  # None for the ensemble: it is not trained
     if client is None:
         return False

@@ -14,9 +14,8 @@ import numpy as np
 
 from ..errors import PipelineError
 from ..files import read_json, write_json
-from ..paths import MODELS_DIR
+from ..paths import MODELS_DIR, RUN_INFO
 
-RUN_INFO = "mlflow_run.json"
 KERAS_FILE = "model.keras"
 SKLEARN_FILE = "model.skops"
 # Types skops must trust to load our baseline pipelines (it refuses unknown types by design).
