@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help repro test setup setup-dev browser postgres team-up team-down mlflow-ui mlflow-server exp-show demo serve benchmarks
+.PHONY: help repro recipe test test-all lint setup setup-dev browser postgres team-up team-down mlflow-ui mlflow-server exp-show demo serve benchmarks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,8 +38,18 @@ postgres: ## install Debian's PostgreSQL server for the team tests (needs root a
 repro: setup ## set up, then run the whole pipeline (dvc repro) on data/raw/ or synthetic data
 	dvc repro
 
-test: setup-dev browser postgres ## set up, then run every test (unit, data, integration)
+recipe: setup ## run a recipe as one DVC experiment: make recipe RECIPE=cpu [ARGS='-S seed=43'] (recipes/*.yaml)
+	@test -n "$(RECIPE)" || { echo "error: name a recipe: make recipe RECIPE=cpu (recipes: $$(ls recipes | sed -n 's/\.yaml$$//p' | paste -sd' '))"; exit 1; }
+	python -m facial_emotion.recipes $(RECIPE) $(ARGS)
+
+test: setup-dev ## the fast tier (under 5 min on 2 cores): every test not marked slow; run it while you work
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: setup-dev browser postgres ## every test: unit, data, the slow training and end-to-end ones (what CI runs)
 	$(BIN)/python -m pytest
+
+lint: setup-dev ## ruff (settings in pyproject.toml)
+	$(BIN)/ruff check .
 
 mlflow-ui: setup ## browse runs at http://127.0.0.1:5000 (local SQLite store)
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000

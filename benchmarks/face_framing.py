@@ -49,7 +49,7 @@ def main() -> None:
     from facial_emotion.faces.boxes import iou
     from facial_emotion.faces.crops import crop_faces
     from facial_emotion.faces.demo import settings_from_file
-    from facial_emotion.faces.detect import CropParams, Detections, create_detector
+    from facial_emotion.faces.detect import CropParams, create_detector
     from facial_emotion.faces.evaluation import load_labelled_set
 
     settings, _ = settings_from_file(args.params)

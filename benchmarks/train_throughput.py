@@ -36,14 +36,16 @@ import keras
 from facial_emotion.models.architectures import build_model
 from facial_emotion.models.training import fit, one_hot, set_seeds
 from facial_emotion.params import read_params
+from facial_emotion.recipes import recipe_params
 params = read_params().model_dump()
 cfg = dict(params["train"], epochs={epochs})
 n = {images}
 x, y = x[:n], y[:n]
-if {recipe}:  # the README's CPU recipe network and augmentation
-    params["cnn"]["compact"].update(base_filters=16, blocks=[32, 64, 96, 128])
-    cfg.update(batch_size=128, learning_rate=0.002)
-    aug = dict(flip=True, rotation=0.03, shift=0.1, zoom=0.1)
+if {recipe}:  # recipes/cpu.yaml's network, augmentation, batch size and learning rate
+    recipe = recipe_params("cpu")
+    params["cnn"], aug = recipe["cnn"], recipe["augmentation"]
+    # Its optimizer, EMA and MixUp stay off: the bare fit below is plain Adam, and this compares paths.
+    cfg.update(batch_size=recipe["train"]["batch_size"], learning_rate=recipe["train"]["learning_rate"])
 if {keras_bn}:  # the same network with Keras' own BatchNormalization layers
     import facial_emotion.models.architectures as architectures
     architectures.FusedBatchNormalization = keras.layers.BatchNormalization
@@ -57,7 +59,8 @@ if {bare}:
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
     seconds = []
-    model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
     model.fit(x[..., None], one_hot(y), validation_data=(xv[..., None], one_hot(yv)), batch_size=cfg["batch_size"],
               epochs=cfg["epochs"], verbose=0, callbacks=[EpochTimer()])
 else:
@@ -83,10 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data")
     parser.add_argument("--images", type=int, default=4096, help="training images per throughput run")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first (graph tracing) is not counted")
+    parser.add_argument("--epochs", type=int, default=4,
+                        help="epochs per run; the first (graph tracing) is not counted")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--network", choices=("study1", "recipe"), default="study1",
-                        help="study1: the first study's CNN; recipe: the README's CPU recipe (compact, augmentation)")
+                        help="study1: the first study's CNN; recipe: recipes/cpu.yaml's network and augmentation")
     parser.add_argument("--full-epoch", action="store_true", help="also time one epoch on the whole training split")
     args = parser.parse_args()
     path = str(fer2013_path(args.data))
@@ -102,13 +106,16 @@ def main() -> None:
                                                     keras_bn=keras_bn, recipe=args.network == "recipe")))
     best = {kind: max(runs[kind], key=lambda r: r["images_per_second"]) for kind in kinds}
     ratio = best["stage"]["images_per_second"] / best["bare"]["images_per_second"]
-    network = "the CPU recipe's compact network with augmentation, batch 128" if args.network == "recipe" else \
-        "seed CNN, batch 32"
+    network = "recipes/cpu.yaml's compact network with augmentation" if args.network == "recipe" else \
+        "the first study's CNN, batch 32"
     print(f"{network}, {best['stage']['images']} images, median of epochs 2-{args.epochs}, best of {args.repeats} runs "
-          f"(all runs, images/s: " + ", ".join(f"{k} {[round(r['images_per_second']) for r in runs[k]]}" for k in kinds) + "):")
-    print(f"  train stage path (facial_emotion.models.training.fit):  {best['stage']['images_per_second']:7.1f} images/s")
-    print(f"  same path with Keras' own BatchNormalization:            {best['stage_keras_bn']['images_per_second']:7.1f} images/s")
-    print(f"  bare model.fit on arrays, Keras' BatchNormalization:     {best['bare']['images_per_second']:7.1f} images/s (baseline)")
+          "(all runs, images/s: " + ", ".join(f"{k} {[round(r['images_per_second']) for r in runs[k]]}" for k in kinds)
+          + "):")
+    for kind, text in (("stage", "train stage path (facial_emotion.models.training.fit):"),
+                       ("stage_keras_bn", "same path with Keras' own BatchNormalization:"),
+                       ("bare", "bare model.fit on arrays, Keras' BatchNormalization:")):
+        note = " (baseline)" if kind == "bare" else ""
+        print(f"  {text:56s}{best[kind]['images_per_second']:7.1f} images/s{note}")
     print(f"  ratio {ratio:.3f}x (target >= 0.95x): {'PASS' if ratio >= 0.95 else 'FAIL'}")
     smote = run_child(_SMOTE.format(path=path))
     print(f"SMOTE k=6 on the official training split: {smote['rows_in']} -> {smote['rows_out']} rows in "

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .errors import PipelineError, Stopped
 from .tracking import tracking_failure

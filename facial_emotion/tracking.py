@@ -16,7 +16,8 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from .abandoned_runs import fail_abandoned_runs, process_tags
 from .errors import PipelineError, Stopped

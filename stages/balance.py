@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from facial_emotion import tracking
+from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.files import write_json
@@ -18,9 +18,7 @@ log = logging.getLogger("stages.balance")
 
 PARAMS = ("seed", "mlflow.experiment", "balance")  # dvc.yaml lists the same keys
 
-TRAIN = "data/processed/train.npz"
-OUT_DIR = "data/balanced"
-SUMMARY = "reports/balance_summary.json"
+TRAIN, OUT_DIR, SUMMARY = paths.processed("train"), paths.BALANCED_DIR, paths.BALANCE_SUMMARY
 
 
 def _counts(labels: np.ndarray) -> dict[str, int]:
@@ -63,17 +61,19 @@ def main(argv: list[str] | None = None) -> None:
         import mlflow
 
         # One folder per method, so each training variant depends on its own input only.
-        write_json(f"{OUT_DIR}/none/balance.json", {"method": "none", "counts": summary["before"]})
-        write_json(f"{OUT_DIR}/class_weight/balance.json",
-                   {"method": "class_weight", "counts": summary["before"], "class_weights": {str(c): w for c, w in weights.items()}})
+        write_json(OUT_DIR / "none" / "balance.json", {"method": "none", "counts": summary["before"]})
+        write_json(OUT_DIR / "class_weight" / "balance.json",
+                   {"method": "class_weight", "counts": summary["before"],
+                    "class_weights": {str(c): w for c, w in weights.items()}})
         outputs = (("smote", smote_images, smote_labels, smote_rows), ("flip", flip_images, flip_labels, flip_rows))
         for name, images, labels, rows in outputs:
-            FaceDataset(images=images, labels=labels, usage=np.full(len(labels), "Training"), rows=rows, source=train.source,
-                        sha256=train.sha256).save(f"{OUT_DIR}/{name}/train.npz")
-            write_json(f"{OUT_DIR}/{name}/balance.json", {"method": name, "counts": summary[name]["after"]})
+            FaceDataset(images=images, labels=labels, usage=np.full(len(labels), "Training"), rows=rows,
+                        source=train.source, sha256=train.sha256).save(OUT_DIR / name / "train.npz")
+            write_json(OUT_DIR / name / "balance.json", {"method": name, "counts": summary[name]["after"]})
         summary["mlflow_run_id"] = run.info.run_id
         write_json(SUMMARY, summary)
-        mlflow.log_metrics({"smote_rows": len(smote_labels), "flip_rows": len(flip_labels), "smote_seconds": smote_seconds})
+        mlflow.log_metrics({"smote_rows": len(smote_labels), "flip_rows": len(flip_labels),
+                            "smote_seconds": smote_seconds})
         mlflow.log_artifact(SUMMARY)
 
 

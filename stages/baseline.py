@@ -12,7 +12,7 @@ from facial_emotion import tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
-from facial_emotion.models.store import SKLEARN_FILE, model_dir, skops_trusted_types, write_run_info
+from facial_emotion.models.store import SKLEARN_FILE, log_model, model_dir, write_run_info
 from facial_emotion.params import load_params
 from facial_emotion.params.results import BaselinesSection
 
@@ -46,7 +46,6 @@ def main(argv=None) -> None:
                             experiment=experiment, name=tracking.run_name(name)) as run:
         import mlflow
         import skops.io
-        from mlflow.models import infer_signature
 
         mlflow.set_tags({"model_name": name, "model_kind": "baseline"})
         started = time.perf_counter()
@@ -65,13 +64,9 @@ def main(argv=None) -> None:
         log.info("%s trained in %.1fs (training accuracy %.3f on a 2,000-row sample)", name, seconds, train_accuracy)
         with atomic_path(folder / SKLEARN_FILE) as tmp:
             skops.io.dump(model, tmp)
-        sample = images[:4, :, :, None]
-        # skops, not pickle: loading runs no arbitrary code; our one custom type is listed as trusted.
-        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops",
-                                        skops_trusted_types=skops_trusted_types(folder / SKLEARN_FILE), pyfunc_predict_fn="predict_proba",
-                                        signature=infer_signature(sample, model.predict_proba(sample)))
+        model_uri = log_model(model, "model", images[:4])
         write_run_info(folder, {"model_name": name, "kind": "sklearn", "run_id": run.info.run_id,
-                                "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
+                                "model_uri": model_uri, "experiment_id": run.info.experiment_id,
                                 "train_seconds": round(seconds, 1), "train_rows": int(len(labels)),
                                 "data_source": training.data.source})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from facial_emotion import tracking
+from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.errors import PipelineError
 from facial_emotion.files import read_json
@@ -20,8 +20,7 @@ log = logging.getLogger("stages.demo")
 
 PARAMS = ("seed", "mlflow.experiment", "registry.model_name", "demo")  # dvc.yaml lists the same keys
 
-CHAMPION = Path("reports/champion.json")
-OUT_DIR = Path("reports/demo")
+CHAMPION, OUT_DIR = paths.CHAMPION, paths.DEMO_DIR
 VIDEO_NAME = "annotated.mp4"
 METRICS = ("fps", "latency_ms_median", "latency_ms_p95", "latency_ms_mean", "detect_ms_median", "classify_ms_median",
            "track_ms_median", "render_ms_median", "frames", "face_detections", "faces_tracked", "label_changes",

@@ -8,9 +8,8 @@ executed notebook stays in reports/eda/eda.ipynb and is logged to the (failed) M
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from facial_emotion import tracking
+from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.files import read_json
 from facial_emotion.notebooks import NotebookError, run_notebook
@@ -21,11 +20,8 @@ log = logging.getLogger("stages.eda")
 PARAMS = ("seed", "mlflow.experiment", "eda")  # dvc.yaml lists the same keys
 
 TEMPLATE = "notebooks/eda.ipynb"
-FACES = "data/interim/faces.npz"
-INGEST_SUMMARY = "reports/ingest_summary.json"
-EXECUTED = Path("reports/eda/eda.ipynb")
-HTML = Path("reports/eda/eda.html")
-FIGURES = Path("reports/eda/figures.json")
+FACES, INGEST_SUMMARY = paths.INTERIM_FACES, paths.INGEST_SUMMARY
+EXECUTED, HTML, FIGURES = paths.EDA_DIR / "eda.ipynb", paths.EDA_DIR / "eda.html", paths.EDA_DIR / "figures.json"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         import mlflow
 
         notebook_params = {
-            "faces_path": FACES,
-            "summary_path": INGEST_SUMMARY,
+            "faces_path": str(FACES),
+            "summary_path": str(INGEST_SUMMARY),
             "figures_path": str(FIGURES),
             "samples_per_class": eda.samples_per_class,
             "blank_thumbnails": eda.blank_thumbnails,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from facial_emotion import tracking
+from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.discover import discover
 from facial_emotion.data.ingest import ingest, summarise
@@ -15,8 +15,7 @@ log = logging.getLogger("stages.ingest")
 
 PARAMS = ("seed", "mlflow.experiment", "data", "ingest")  # dvc.yaml lists the same keys
 
-INTERIM = "data/interim/faces.npz"
-SUMMARY = "reports/ingest_summary.json"
+INTERIM, SUMMARY = paths.INTERIM_FACES, paths.INGEST_SUMMARY
 
 
 def main(argv: list[str] | None = None) -> None:

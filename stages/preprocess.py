@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from facial_emotion import tracking
+from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.files import write_json
@@ -17,9 +17,7 @@ log = logging.getLogger("stages.preprocess")
 
 PARAMS = ("seed", "mlflow.experiment", "split")  # dvc.yaml lists the same keys
 
-INTERIM = "data/interim/faces.npz"
-PROCESSED = "data/processed/{split}.npz"
-SUMMARY = "reports/split_summary.json"
+INTERIM, SUMMARY = paths.INTERIM_FACES, paths.SPLIT_SUMMARY
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         import mlflow
 
         for name, idx in parts.items():
-            dataset.subset(np.asarray(idx)).save(PROCESSED.format(split=name))
+            dataset.subset(np.asarray(idx)).save(paths.processed(name))
         summary["mlflow_run_id"] = run.info.run_id
         write_json(SUMMARY, summary)
         mlflow.log_metrics({f"{name}_rows": size for name, size in summary["sizes"].items()})

@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from facial_emotion import tracking
+from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.notebooks import NotebookError, run_notebook
 from facial_emotion.params import ALL, load_params, read_yaml
@@ -30,22 +30,21 @@ log = logging.getLogger("stages.report")
 PARAMS = (ALL,)  # dvc.yaml: `- params.yaml:` (every key)
 
 TEMPLATE = "notebooks/classification_report.ipynb"
-PAGES = Path("reports/html")
-TEST_DATA = "data/processed/test.npz"
+PAGES = paths.MODEL_PAGES_DIR
 
 
 def notebook_parameters(model: str, cfg: ReportSection) -> dict[str, Any]:
     """The template's `parameters` cell for one model (paths relative to the repo root)."""
     return {
         "model_name": model,
-        "metrics_path": f"reports/metrics/{model}.json",
-        "predictions_path": f"reports/predictions/{model}.npz",
-        "evaluation_report_path": f"reports/evaluation/{model}_classification_report.txt",
-        "history_path": f"models/{model}/history.csv",
-        "run_info_path": f"models/{model}/mlflow_run.json",
-        "test_data_path": TEST_DATA,
-        "ingest_summary_path": "reports/ingest_summary.json",
-        "champion_path": "reports/champion.json",
+        "metrics_path": str(paths.METRICS_DIR / f"{model}.json"),
+        "predictions_path": str(paths.PREDICTIONS_DIR / f"{model}.npz"),
+        "evaluation_report_path": str(paths.EVALUATION_DIR / f"{model}_classification_report.txt"),
+        "history_path": str(paths.MODELS_DIR / model / "history.csv"),
+        "run_info_path": str(paths.MODELS_DIR / model / paths.RUN_INFO),
+        "test_data_path": str(paths.processed("test")),
+        "ingest_summary_path": str(paths.INGEST_SUMMARY),
+        "champion_path": str(paths.CHAMPION),
         "index_link": "../index.html",
         "n_mistakes": cfg.n_mistakes,
         "calibration_bins": cfg.calibration_bins,
@@ -63,7 +62,7 @@ def log_page_into_training_run(model: str, page: Path) -> bool:
     """The model's page lands in the run that trained it; False when it has none in this store."""
     from facial_emotion.report.inputs import load_optional_json
 
-    run_id = (load_optional_json(Path("models") / model / "mlflow_run.json") or {}).get("run_id")
+    run_id = (load_optional_json(paths.MODELS_DIR / model / paths.RUN_INFO) or {}).get("run_id")
     client = tracking.client_for_run(run_id, model)  # None for the ensemble: it is not trained
     if client is None:
         return False
@@ -80,9 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     from facial_emotion.report.params_diff import git_baseline
 
     cfg, experiment = params.report, params.mlflow.experiment
-    paths = ReportPaths()
-    _, models = model_order(paths)
-    summary = load_optional_json("reports/ingest_summary.json") or {}
+    report_paths = ReportPaths()
+    _, models = model_order(report_paths)
+    summary = load_optional_json(paths.INGEST_SUMMARY) or {}
     with tracking.stage_run("report", {"report": cfg.model_dump()}, summary.get("source"), summary.get("sha256"),
                             experiment=experiment):
         import mlflow
@@ -103,8 +102,9 @@ def main(argv: list[str] | None = None) -> None:
             logged = log_page_into_training_run(model, page)
             log.info("%s: %s%s", model, page, " (also in its training run)" if logged else "")
 
-        context = build_context(paths, read_yaml("params.yaml"), git_baseline("params.yaml"), tracking.git_commit())
-        index = write_index(paths, context)
+        context = build_context(report_paths, read_yaml(paths.PARAMS_FILE), git_baseline(str(paths.PARAMS_FILE)),
+                                tracking.git_commit())
+        index = write_index(report_paths, context)
         mlflow.log_artifact(str(index), artifact_path="report")
         mlflow.set_tags({"report_models": str(len(models)), "report_synthetic": str(context["synthetic"]).lower()})
     log.info("report: %s (%d models, champion %s)", index, len(models), (context["champion"] or {}).get("name"))

@@ -10,7 +10,7 @@ from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
-from facial_emotion.models.store import KERAS_FILE, keras_pip_requirements, model_dir, write_run_info
+from facial_emotion.models.store import KERAS_FILE, log_model, model_dir, write_run_info
 from facial_emotion.params import load_params
 from facial_emotion.params.training import ACTIVATIONS, BALANCES
 
@@ -43,14 +43,15 @@ def main(argv=None) -> None:
 
     from facial_emotion.models.architectures import build_model
     from facial_emotion.models.resume import TrainingState, fingerprint
-    from facial_emotion.models.training import as_batch, fit, set_seeds, threads_note
+    from facial_emotion.models.training import fit, set_seeds, threads_note
 
     training = load_training_set(args.balance)
     val = FaceDataset.load("data/processed/val.npz")
     if training.data.is_synthetic and train_cfg.get("synthetic_max_epochs"):
         cap = int(train_cfg["synthetic_max_epochs"])
         if train_cfg["epochs"] > cap:
-            log.warning("SYNTHETIC DATA: epochs capped at %d (train.synthetic_max_epochs) instead of %d", cap, train_cfg["epochs"])
+            log.warning("SYNTHETIC DATA: epochs capped at %d (train.synthetic_max_epochs) instead of %d",
+                        cap, train_cfg["epochs"])
             train_cfg["epochs"] = cap
     set_seeds(seed, bool(train_cfg["deterministic"]))
     model = build_model(cnn.architecture, args.activation, cnn.model_dump(), aug_cfg, seed, name)
@@ -70,7 +71,6 @@ def main(argv=None) -> None:
                             run_id=state.run_id) as run:
         import mlflow
         import pandas as pd
-        from mlflow.models import infer_signature
 
         state.run_id = run.info.run_id
         mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn.architecture,
@@ -86,9 +86,7 @@ def main(argv=None) -> None:
         mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
                        else "early_stopping" if result.stopped_early else "epochs")
         _log_history(history)
-        sample = as_batch(val.images[:4])
-        signature = infer_signature(sample, model.predict(sample, verbose=0))
-        info = mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=keras_pip_requirements())
+        model_uri = log_model(model, "model", val.images[:4])
     # The stage's outputs only once MLflow has everything (the run is ended): a tracking server that
     # stops answering mid-stage leaves no half output, and the snapshot still resumes the training.
     with atomic_path(folder / KERAS_FILE) as tmp:
@@ -96,11 +94,12 @@ def main(argv=None) -> None:
     with atomic_path(folder / "history.csv") as tmp:
         history.to_csv(tmp, index=False)
     write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
-                            "model_uri": info.model_uri, "experiment_id": run.info.experiment_id,
+                            "model_uri": model_uri, "experiment_id": run.info.experiment_id,
                             "best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
                             "restore": train_cfg.get("restore", "best"), "epochs_run": len(result.history),
                             "epochs_resumed": result.resumed_from,
-                            "train_seconds": round(result.seconds, 1), "stopped_by_time_budget": result.stopped_by_time_budget,
+                            "train_seconds": round(result.seconds, 1),
+                            "stopped_by_time_budget": result.stopped_by_time_budget,
                             "data_source": training.data.source})
     state.clear()  # the model is saved and logged: nothing left to resume
     log.info("%s: best epoch %d (%s %.4f), kept epoch %d (train.restore: %s) after %.0fs", name, result.best_epoch,

@@ -44,7 +44,7 @@ class FaceDataset:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> "FaceDataset":
+    def load(cls, path: str | Path) -> FaceDataset:
         arrays = read_npz(path)
         return cls(
             images=arrays["images"],
@@ -55,7 +55,7 @@ class FaceDataset:
             sha256=str(arrays["sha256"]),
         )
 
-    def subset(self, indices: np.ndarray) -> "FaceDataset":
+    def subset(self, indices: np.ndarray) -> FaceDataset:
         """The given rows, keeping provenance; `rows` become indices into this dataset."""
         return FaceDataset(
             images=self.images[indices],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import read_json
+from ..paths import BALANCED_DIR, PROCESSED_DIR
 from .dataset import FaceDataset, IngestError
 
 BALANCE_METHODS = ("none", "class_weight", "smote", "flip")
@@ -18,8 +19,8 @@ class TrainingSet:
     method: str
 
 
-def load_training_set(method: str, processed_dir: str | Path = "data/processed",
-                      balanced_dir: str | Path = "data/balanced") -> TrainingSet:
+def load_training_set(method: str, processed_dir: str | Path = PROCESSED_DIR,
+                      balanced_dir: str | Path = BALANCED_DIR) -> TrainingSet:
     """Training data for one balance method, read from the preprocess and balance stages' outputs."""
     if method not in BALANCE_METHODS:
         raise IngestError(f"unknown balance method {method!r} (use one of {', '.join(BALANCE_METHODS)})")

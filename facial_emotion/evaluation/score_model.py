@@ -3,7 +3,7 @@
     python -m facial_emotion.evaluation.score_model cnn-none-relu [NAME ...] [--tta-flip] [--json FILE]
 
 `evaluate` needs all eight models; a one-variant experiment (`dvc exp run ... train@none-relu`,
-such as the README's CPU recipe) has one. This reads data/processed/{val,test}.npz and
+such as recipes/cpu.yaml) has one. This reads data/processed/{val,test}.npz and
 models/<NAME>/, prints accuracy, balanced accuracy and F1 per split with the training time, and
 logs the scores into the MLflow run that trained each model. It writes nothing DVC tracks.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from ..cli import run_main
 from ..data.dataset import FaceDataset
 from ..files import write_json
+from ..paths import processed
 from ..models.store import load_predictor, model_dir, read_run_info
 from ..params import read_params
 from .metrics import HEADLINE
@@ -24,13 +25,10 @@ from .scoring import log_scores_into_training_run, score, tta
 
 log = logging.getLogger("facial_emotion.score_model")
 
-PROCESSED = Path("data/processed")
-
-
 def score_models(names: list[str], tta_flip: bool = False) -> dict[str, dict]:
     """{name: {"scores": {split: metrics}, "run": the model's run info}} for each model folder."""
-    val = FaceDataset.load(PROCESSED / "val.npz")
-    test = FaceDataset.load(PROCESSED / "test.npz")
+    val = FaceDataset.load(processed("val"))
+    test = FaceDataset.load(processed("test"))
     if val.is_synthetic:
         log.warning("SYNTHETIC DATA: these scores are from the synthetic stand-in, not FER2013")
     results = {}

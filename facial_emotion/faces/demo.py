@@ -19,7 +19,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class DemoSettings:
     max_frames: int | None = None
 
     @classmethod
-    def from_params(cls, demo: Mapping[str, Any], seed: int = 42) -> "DemoSettings":
+    def from_params(cls, demo: Mapping[str, Any], seed: int = 42) -> DemoSettings:
         """From params.yaml's `demo:` section (`source` and `annotated_video` are the stage's own)."""
         unknown = sorted(set(demo) - DEMO_KEYS)
         if unknown:

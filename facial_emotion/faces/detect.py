@@ -38,16 +38,16 @@ class Detections:
     def __len__(self) -> int:
         return len(self.boxes)
 
-    def select(self, index: np.ndarray) -> "Detections":
+    def select(self, index: np.ndarray) -> Detections:
         index = np.asarray(index, dtype=np.int64)
         return Detections(self.boxes[index], None if self.scores is None else self.scores[index],
                           None if self.landmarks is None else self.landmarks[index])
 
-    def largest_first(self) -> "Detections":
+    def largest_first(self) -> Detections:
         return self.select(largest_first(self.boxes))
 
     @staticmethod
-    def concatenate(parts: list["Detections"], with_landmarks: bool) -> "Detections":
+    def concatenate(parts: list[Detections], with_landmarks: bool) -> Detections:
         if not parts:
             return empty(with_landmarks)
         return Detections(np.concatenate([p.boxes for p in parts]),

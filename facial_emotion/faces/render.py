@@ -4,7 +4,7 @@ grid had blue faces): boxes, labels, per-class confidence bars, fps, captioned c
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

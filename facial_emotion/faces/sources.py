@@ -12,7 +12,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -48,7 +49,7 @@ class ClipParams:
     zoom: float = 0.15      # largest zoom-in, as a fraction
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.clip") -> "ClipParams":
+    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.clip") -> ClipParams:
         values = dict(values or {})
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
@@ -85,7 +86,7 @@ class FrameSource:
     def close(self) -> None:
         """Release the device or file."""
 
-    def __enter__(self) -> "FrameSource":
+    def __enter__(self) -> FrameSource:
         return self
 
     def __exit__(self, *exc: object) -> None:

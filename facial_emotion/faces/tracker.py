@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class TrackerParams:
             raise ParamsError(f"{where}.iou_threshold: must be in (0, 1], not {self.iou_threshold}")
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.tracker") -> "TrackerParams":
+    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.tracker") -> TrackerParams:
         values = dict(values or {})
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:

@@ -103,7 +103,7 @@ class TrainingState:
         self.snapshot: Snapshot | None = None
 
     @classmethod
-    def open(cls, name: str, prints: dict[str, str], root: Path | None = None) -> "TrainingState":
+    def open(cls, name: str, prints: dict[str, str], root: Path | None = None) -> TrainingState:
         """The state for `name`; loads its last snapshot when the fingerprint matches, else clears it and says why."""
         state = cls((root or state_root()) / "train" / name, prints)
         state.snapshot = state._load(name)

@@ -7,15 +7,15 @@ carries the MLflow run id and model URI instead of code assuming a fresh run exi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
 from ..errors import PipelineError
 from ..files import read_json, write_json
+from ..paths import MODELS_DIR, RUN_INFO
 
-MODELS_DIR = Path("models")
-RUN_INFO = "mlflow_run.json"
 KERAS_FILE = "model.keras"
 SKLEARN_FILE = "model.skops"
 # Types skops must trust to load our baseline pipelines (it refuses unknown types by design).
@@ -89,19 +89,48 @@ def predict_in_batches(model, images: np.ndarray, batch_size: int = 256) -> np.n
     x = _batch(images).astype(np.float32)
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)])
+    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)])
 
 
 def _batch(images: np.ndarray) -> np.ndarray:
     return images[..., None] if images.ndim == 3 else images
 
 
-def skops_trusted_types(path: Path) -> list[str]:
-    """Types to trust in a skops file: our own (listed above) and scikit-learn / numpy / scipy ones.
+def skops_trusted_types(source: Path | bytes) -> list[str]:
+    """Types to trust in a skops file (a path, or its bytes): our own (listed above) and scikit-learn /
+    numpy / scipy ones.
 
     Anything else in the file stays untrusted and makes loading fail, which is skops' point.
     """
     import skops.io
 
-    found = skops.io.get_untrusted_types(file=path)
+    found = skops.io.get_untrusted_types(data=source) if isinstance(source, bytes) else \
+        skops.io.get_untrusted_types(file=source)
     return sorted(set(SKOPS_TRUSTED) | {t for t in found if t.startswith(("sklearn.", "numpy.", "scipy."))})
+
+
+def log_model(model, name: str, sample_faces: np.ndarray) -> str:
+    """Log a Keras model or a scikit-learn pipeline into the active MLflow run; returns its model URI.
+
+    The one place models reach MLflow (the train stages, and `evaluate` for an ensemble or a TTA
+    champion). The signature comes from `sample_faces` (uint8 [n, 48, 48]). Keras models carry
+    explicit pins (keras_pip_requirements); pipelines are stored with skops, not pickle, so loading
+    runs no arbitrary code, and their pyfunc predicts probabilities.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    sample = _batch(sample_faces)
+    if hasattr(model, "predict_proba"):
+        import skops.io
+
+        info = mlflow.sklearn.log_model(model, name=name, serialization_format="skops",
+                                        skops_trusted_types=skops_trusted_types(skops.io.dumps(model)),
+                                        pyfunc_predict_fn="predict_proba",
+                                        signature=infer_signature(sample, model.predict_proba(sample)))
+    else:
+        info = mlflow.keras.log_model(model, name=name, pip_requirements=keras_pip_requirements(),
+                                      signature=infer_signature(sample, model.predict(sample.astype(np.float32),
+                                                                                      verbose=0)))
+    return info.model_uri

@@ -9,7 +9,8 @@ Every problem is one line naming params.yaml, the dotted key, the value and what
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from .load import read_params, read_yaml, validate
 from .messages import ParamsError

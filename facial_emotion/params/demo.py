@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -65,7 +66,7 @@ class HaarParams(_Section):
     shift: float = Field(0.01, ge=-0.5, le=0.5)
 
     @model_validator(mode="after")
-    def _positive_size(self) -> "HaarParams":
+    def _positive_size(self) -> HaarParams:
         if min(self.min_size) < 1:
             raise rule("min_size", list(self.min_size), "must be [width, height], each >= 1")
         return self
@@ -84,7 +85,7 @@ class DetectorParams(_Section):
     haar: HaarParams = HaarParams()
 
     @model_validator(mode="after")
-    def _align_needs_landmarks(self) -> "DetectorParams":
+    def _align_needs_landmarks(self) -> DetectorParams:
         if self.align and self.kind == "haar":
             raise rule("align", True, "needs eye landmarks, which haar does not give; set align: false or kind: yunet")
         return self
@@ -95,7 +96,7 @@ class DetectorParams(_Section):
         return self.yunet.crop if self.kind == "yunet" else self.haar.crop
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.detector") -> "DetectorParams":
+    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.detector") -> DetectorParams:
         """From a params section; a wrong or unknown key is a one-line ParamsError naming it."""
         try:
             return cls.model_validate(dict(values or {}))

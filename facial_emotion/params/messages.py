@@ -11,7 +11,8 @@ import difflib
 import json
 import types
 import typing
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ValidationError
 

@@ -33,7 +33,7 @@ class CompactSection(Section):
     shortcut: Literal["conv", "pool"]
 
     @model_validator(mode="after")
-    def _pool_shortcut_never_narrows(self) -> "CompactSection":
+    def _pool_shortcut_never_narrows(self) -> CompactSection:
         """A pool shortcut pads new channels with zeros: it cannot drop channels."""
         if self.shortcut == "pool":
             widths = [self.base_filters, *self.blocks]
@@ -70,7 +70,7 @@ class AugmentationSection(Section):
     contrast: Annotated[float, Field(ge=0, le=1)]
 
     @model_validator(mode="after")
-    def _crop_fits(self) -> "AugmentationSection":
+    def _crop_fits(self) -> AugmentationSection:
         if self.crop and not 8 <= self.crop < IMAGE_SIZE:
             raise rule("crop", self.crop, f"must be 0 (off) or a window side from 8 to {IMAGE_SIZE - 1} pixels")
         return self
@@ -117,7 +117,7 @@ class TrainSection(Section):
     synthetic_max_epochs: NonNegative
 
     @model_validator(mode="after")
-    def _keys_agree(self) -> "TrainSection":
+    def _keys_agree(self) -> TrainSection:
         # Decoupled weight decay is AdamW's: with Adam or SGD it would be silently ignored, and a
         # sweep over it would compare identical runs.
         if self.optimizer != "adamw":

@@ -7,7 +7,8 @@ key fails loudly instead of making the stage depend on a param DVC does not watc
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from ..evaluation.metrics import HEADLINE
 from ..files import write_text
 from ..labels import EMOTIONS
+from ..paths import DEMO_DIR, EDA_DIR, INDEX_HTML, MODEL_PAGES_DIR, REPORTS_DIR
 from ..notebooks import figure_png
 from . import figures
 from .analysis import per_class_f1
@@ -37,11 +38,11 @@ METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy
 class ReportPaths:
     """Where the index page's inputs are, relative to the working directory (the repo root)."""
 
-    reports: Path = Path("reports")
-    index: Path = Path("reports/index.html")
-    model_pages: Path = Path("reports/html")  # <model>.html, linked from the index
-    eda_page: Path = Path("reports/eda/eda.html")
-    demo_dir: Path = Path("reports/demo")  # the demo's crop grid, shown when it exists at report time
+    reports: Path = REPORTS_DIR
+    index: Path = INDEX_HTML
+    model_pages: Path = MODEL_PAGES_DIR  # <model>.html, linked from the index
+    eda_page: Path = EDA_DIR / "eda.html"
+    demo_dir: Path = DEMO_DIR  # the demo's crop grid, shown when it exists at report time
 
     @property
     def metrics(self) -> Path:
@@ -62,7 +63,8 @@ def model_order(paths: ReportPaths) -> tuple[str, list[str]]:
         raise ReportError(f"{paths.json('leaderboard')}: not found; run dvc repro evaluate")
     select_by, rows = leaderboard.get("select_by"), leaderboard.get("models")
     if select_by not in HEADLINE:
-        raise ReportError(f"{paths.json('leaderboard')}: select_by is {select_by!r}, expected one of {', '.join(HEADLINE)}")
+        raise ReportError(f"{paths.json('leaderboard')}: select_by is {select_by!r}, "
+                          f"expected one of {', '.join(HEADLINE)}")
     if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("model"), str) for r in rows):
         raise ReportError(f"{paths.json('leaderboard')}: 'models' must be a list of objects with a 'model' name")
     ranked = [r["model"] for r in rows]

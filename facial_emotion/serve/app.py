@@ -10,7 +10,6 @@ classifier, so importing this module loads nothing and tests can build apps free
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,8 +43,8 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 class ModelInfo(BaseModel):
     uri: str
-    name: Optional[str] = Field(None, description="registered model name; null for a file or a logged-model URI")
-    version: Optional[str] = Field(None, description="registry version behind the alias, when known")
+    name: str | None = Field(None, description="registered model name; null for a file or a logged-model URI")
+    version: str | None = Field(None, description="registry version behind the alias, when known")
 
 
 class ImageInfo(BaseModel):
@@ -151,7 +150,7 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
               responses={code: {"model": Problem, "description": text} for code, text in problems.items()})
     async def predict(
         request: Request,
-        whole_image: Optional[bool] = Query(
+        whole_image: bool | None = Query(
             None, description="when no face is found, classify the whole image as one face (for 48x48 face "
                               f"crops); default: serve.whole_image_fallback ({str(settings.whole_image_fallback).lower()})"),
     ) -> dict:

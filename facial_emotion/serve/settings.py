@@ -46,12 +46,12 @@ class ServeSettings:
         return int(float(self.max_megapixels) * 1e6)
 
     @classmethod
-    def from_params(cls, params: Params | None) -> "ServeSettings":
+    def from_params(cls, params: Params | None) -> ServeSettings:
         """From the validated params.yaml (`serve:` and `demo.detector`), or the defaults without one."""
         if params is None:
             return cls()
         return cls(**params.serve.model_dump(), detector=params.demo.detector)
 
-    def replace(self, **changes: Any) -> "ServeSettings":
+    def replace(self, **changes: Any) -> ServeSettings:
         """A copy with the given fields changed; None values (options not given) are left out."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

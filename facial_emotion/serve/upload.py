@@ -13,7 +13,7 @@ the 413. Clients that ask first (`Expect: 100-continue`, curl's way for big file
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 from python_multipart import MultipartParser

@@ -30,6 +30,7 @@ TINY_PARAMS = {
 class PipelineCopy:
     root: Path
     env: dict[str, str]
+    first_repro_output: str = ""
 
     def run(self, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
         """Run a command in the copy. Output goes to files, not pipes: DVC's queue leaves detached
@@ -43,7 +44,8 @@ class PipelineCopy:
             result = subprocess.CompletedProcess(list(args), code, out.read().decode(errors="replace"),
                                                  err.read().decode(errors="replace"))
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}\n"
+                                 f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
         return result
 
     def dvc(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -56,6 +58,25 @@ class PipelineCopy:
     def set_params(self, values: dict[str, object]) -> None:
         set_params(self.root / "params.yaml", values)
 
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-qm", message)
+
+    def changes(self) -> str:
+        """What differs from the last commit: git's changed files and `dvc status` (empty when none)."""
+        changed = self.run("git", "status", "--porcelain").stdout.strip()
+        status = self.dvc("status").stdout.strip()
+        return "\n".join(filter(None, [changed, "" if "up to date" in status else status]))
+
+    def fork(self, destination: Path) -> PipelineCopy:
+        """A full copy to change freely. DVC's temporary files stay behind. The MLflow store keeps its
+        absolute artifact location, so a fork's new runs put their artifacts beside this copy's, each
+        in its own run-id folder: nothing this copy holds changes."""
+        shutil.copytree(self.root, destination, symlinks=True, ignore=_dvc_tmp)
+        fork = PipelineCopy(destination, pipeline_env(destination))
+        fork.first_repro_output = self.first_repro_output
+        return fork
+
 
 def set_params(path: Path, values: dict[str, object]) -> None:
     params = yaml.safe_load(path.read_text())
@@ -66,6 +87,10 @@ def set_params(path: Path, values: dict[str, object]) -> None:
             node = node.setdefault(key, {})
         node[leaf] = value
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _dvc_tmp(folder: str, names: list[str]) -> list[str]:
+    return ["tmp"] if Path(folder).name == ".dvc" else []
 
 
 def _git_files(*options: str) -> set[str]:

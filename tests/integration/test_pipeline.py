@@ -69,19 +69,22 @@ def test_champion_is_registered_and_loads_by_alias(tiny_pipeline):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-4)
 
 
-def test_second_repro_is_up_to_date_and_adds_no_version(tiny_pipeline):
-    result = tiny_pipeline.dvc("repro")
-    assert "up to date" in (result.stdout + result.stderr).lower()
-    client = MlflowClient(tiny_pipeline.tracking_uri, registry_uri=tiny_pipeline.tracking_uri)
+def test_the_built_pipeline_is_up_to_date(tiny_pipeline):
+    assert tiny_pipeline.changes() == ""  # git clean and `dvc status` up to date: a rerun would run nothing
+
+
+def test_forced_evaluate_adds_no_registry_version(pipeline_fork):
+    client = MlflowClient(pipeline_fork.tracking_uri, registry_uri=pipeline_fork.tracking_uri)
     before = len(client.search_model_versions("name='facial-emotion'"))
-    tiny_pipeline.dvc("repro", "--force", "--single-item", "evaluate")
+    pipeline_fork.dvc("repro", "--force", "--single-item", "evaluate")
     assert len(client.search_model_versions("name='facial-emotion'")) == before
 
 
-def test_changing_one_variant_reruns_only_that_variant(tiny_pipeline):
-    tiny_pipeline.set_params({"variants.cnn-smote-elu": {"learning_rate": 0.002}})
-    result = tiny_pipeline.dvc("repro")
+def test_changing_one_variant_reruns_only_that_variant(pipeline_fork):
+    pipeline_fork.set_params({"variants.cnn-smote-elu": {"learning_rate": 0.002}})
+    result = pipeline_fork.dvc("repro")
     ran = set(re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr))
     assert "train@smote-elu" in ran
     assert not {s for s in ran if s.startswith(("train@", "baseline@"))} - {"train@smote-elu"}
     assert not ran & {"ingest", "preprocess", "balance"}
+    assert "up to date" in pipeline_fork.dvc("status").stdout  # and what ran is recorded

@@ -10,22 +10,23 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_scores_match_evaluate_and_land_in_the_training_run(tiny_pipeline):
-    out = tiny_pipeline.root / "scores.json"
-    result = tiny_pipeline.run(sys.executable, "-m", "facial_emotion.evaluation.score_model",
+def test_scores_match_evaluate_and_land_in_the_training_run(pipeline_fork):
+    out = pipeline_fork.root / "scores.json"
+    result = pipeline_fork.run(sys.executable, "-m", "facial_emotion.evaluation.score_model",
                                "cnn-none-relu", "logreg", "--json", str(out))
     assert "cnn-none-relu" in result.stdout and "test_private" in result.stdout and "trained" in result.stdout
     assert "SYNTHETIC DATA" in result.stderr
     scores = json.loads(out.read_text())
     for name in ("cnn-none-relu", "logreg"):
-        evaluated = json.loads((tiny_pipeline.root / "reports" / "metrics" / f"{name}.json").read_text())
+        evaluated = json.loads((pipeline_fork.root / "reports" / "metrics" / f"{name}.json").read_text())
         for split in ("validation", "test", "test_private"):
             for key in ("accuracy", "macro_f1", "balanced_accuracy"):
-                assert scores[name]["scores"][split][key] == pytest.approx(evaluated[split][key], abs=1e-6), (name, split, key)
+                got = scores[name]["scores"][split][key]
+                assert got == pytest.approx(evaluated[split][key], abs=1e-6), (name, split, key)
 
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=tiny_pipeline.tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=pipeline_fork.tracking_uri)
     run = client.get_run(scores["cnn-none-relu"]["run"]["run_id"])
     assert run.data.metrics["test_accuracy"] == pytest.approx(scores["cnn-none-relu"]["scores"]["test"]["accuracy"])
 

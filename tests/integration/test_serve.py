@@ -149,7 +149,7 @@ def test_bad_option_is_one_line_422(client):
 
 
 def test_mlflow_models_serve_answers_the_readme_payload(serve_standin, tmp_path):
-    """The README's plain array API: `mlflow models serve ... --env-manager local` and one 48x48 zero image.
+    """docs/serve.md's plain array API: `mlflow models serve ... --env-manager local` and one 48x48 zero image.
     MLflow starts `uvicorn` through the shell: the venv's bin folder must be on PATH, as when activated."""
     bin_dir = str(Path(sys.executable).parent)
     mlflow = shutil.which("mlflow", path=bin_dir)

@@ -49,14 +49,13 @@ def mlflow_server(tmp_path):
     process.wait(timeout=30)
 
 
-def test_queued_grid_lands_every_run_in_the_shared_server(tiny_pipeline, mlflow_server):
-    pipeline = tiny_pipeline
-    pipeline.set_params({"variants.cnn-smote-elu": {"learning_rate": 0.001}})
-    pipeline.run("git", "add", "-A")
-    pipeline.run("git", "commit", "-qm", "baseline for the sweep", check=False)
+def test_queued_grid_lands_every_run_in_the_shared_server(pipeline_fork, mlflow_server):
+    pipeline = pipeline_fork
+    pipeline.set_params({"variants.cnn-smote-elu": {"learning_rate": 0.001}})  # a key for -S to set
+    pipeline.commit("baseline for the sweep")
     pipeline.env["MLFLOW_TRACKING_URI"] = mlflow_server
     try:
-        # Values no earlier test used: DVC's run-cache would restore those stages without running them.
+        # Values the built pipeline never used: DVC's run-cache would restore those stages without running them.
         pipeline.dvc("exp", "run", "--queue", "-S", "variants.cnn-smote-elu.learning_rate=0.0004,0.0006")
         pipeline.dvc("queue", "start", "-j", "2")
         deadline = time.monotonic() + 1200
@@ -69,7 +68,6 @@ def test_queued_grid_lands_every_run_in_the_shared_server(tiny_pipeline, mlflow_
         shown = json.loads(pipeline.dvc("exp", "show", "--json").stdout)
     finally:
         pipeline.dvc("queue", "stop", "--kill", check=False)
-        del pipeline.env["MLFLOW_TRACKING_URI"]
 
     experiments = {}
     for baseline in shown:
@@ -90,4 +88,5 @@ def test_queued_grid_lands_every_run_in_the_shared_server(tiny_pipeline, mlflow_
     for name in experiments:
         names = {run.info.run_name for run in by_exp.get(name, [])}
         assert f"{name}/cnn-smote-elu" in names and f"{name}/evaluate" in names, (name, names)
-    assert not (pipeline.root / ".dvc/tmp/exps").exists() or not list((pipeline.root / ".dvc/tmp/exps").rglob("mlflow.db"))
+    exps = pipeline.root / ".dvc/tmp/exps"
+    assert not exps.exists() or not list(exps.rglob("mlflow.db"))

@@ -83,6 +83,7 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
                          ids=["study1", "compact", "vgg", "compact-se-same-pool-crop"])
 def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path, architecture, overrides, crop):
     from facial_emotion.models.architectures import build_model
+    from facial_emotion.models.store import log_model
     from facial_emotion.models.training import one_hot
     from facial_emotion.params import read_params
 
@@ -97,8 +98,10 @@ def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_experiment("architectures")
     with mlflow.start_run():
-        info = mlflow.keras.log_model(model, name="model")
-    loaded = mlflow.keras.load_model(info.model_uri)
+        model_uri = log_model(model, "model", images[:4])  # the one function every stage logs models with
+    [spec] = mlflow.models.get_model_info(model_uri).signature.inputs.to_dict()
+    assert list(spec["tensor-spec"]["shape"]) == [-1, 48, 48, 1]
+    loaded = mlflow.keras.load_model(model_uri)
     x = images[32:40, :, :, None].astype(np.float32)
     np.testing.assert_allclose(np.asarray(loaded(x, training=False)), np.asarray(model(x, training=False)), atol=1e-5)
 

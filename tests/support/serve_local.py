@@ -41,7 +41,7 @@ class LocalServer:
         self._process: subprocess.Popen | None = None
         self._log = None
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         self.start()
         return self
 

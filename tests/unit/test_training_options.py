@@ -171,6 +171,7 @@ def test_mixup_off_leaves_faces_and_labels_as_they_are():
         np.testing.assert_array_equal(targets.argmax(1), labels[faces[:, 0, 0, 0]])
 
 
+@pytest.mark.slow  # fits a tiny network for two epochs, then evaluates it (the fast tier keeps the short fits)
 def test_fit_trains_with_mixup_and_validates_on_unblended_faces(train_cfg):
     """The last epoch's validation figures are Keras' own evaluate on the plain faces and one-hot
     labels: blended validation faces or labels would give another loss."""
@@ -229,6 +230,7 @@ def _largest_move(model, initial) -> float:
     return max(float(np.abs(np.array(w) - w0).max()) for w, w0 in zip(model.trainable_weights, initial))
 
 
+@pytest.mark.slow  # fits two tiny networks for three epochs each (the fast tier keeps the short fits)
 @pytest.mark.parametrize("time_budget", [None, 1e-6])
 def test_with_ema_the_model_returned_is_the_validated_average(train_cfg, time_budget):
     """The figures logged for the best epoch are those of the weights fit returns, with or without
@@ -252,6 +254,7 @@ def test_restore_is_best_unless_last(train_cfg):
     assert restore_choice({k: v for k, v in train_cfg.items() if k != "restore"}) == "best"  # older params files
 
 
+@pytest.mark.slow  # fits a tiny network for several epochs (the fast tier keeps the short fits)
 @pytest.mark.parametrize(("restore", "time_budget"), [("best", None), ("last", None), ("last", 1e-6)])
 def test_restore_keeps_the_chosen_epochs_weights_in_the_model(train_cfg, restore, time_budget):
     """The model fit returns holds the weights validated at the chosen epoch:
