@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,7 +31,8 @@ SWEEP = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cpus", type=int, default=None, help="pin to the first N CPUs (e.g. 2, to mimic a 2-core machine)")
+    parser.add_argument("--cpus", type=int, default=None,
+                        help="pin to the first N CPUs (e.g. 2, to mimic a 2-core machine)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per image; the fastest counts (default 3)")
     parser.add_argument("--demo-frames", type=int, default=120, help="frames per demo loop; 0 skips the demo latency")
     parser.add_argument("--params", default=str(REPO / "params.yaml"))
@@ -54,9 +56,23 @@ def measure_alignment(images, params) -> dict[str, list[float]]:
     from facial_emotion.faces.crops import eye_angle
     from facial_emotion.faces.detect import create_detector
 
-    readers = {"one pass (landmarks of the detection)": create_detector(params.model_copy(update={"align": False})),
-               f"align (two passes, face at {params.yunet.align_face_px} px)": create_detector(params.model_copy(update={"align": True}))}
+    readers = {
+        "one pass (landmarks of the detection)": create_detector(params.model_copy(update={"align": False})),
+        f"align (two passes, face at {params.yunet.align_face_px} px)":
+            create_detector(params.model_copy(update={"align": True})),
+    }
     errors: dict[str, list[float]] = {name: [] for name in readers}
+
+    def tilt(reader, picture, centre, width):
+        """Eye tilt of the face `reader` finds nearest `centre`; None when none is within half `width` of it."""
+        found = reader.detect(picture)
+        if not len(found):
+            return None
+        middles = found.boxes[:, :2] + found.boxes[:, 2:] / 2
+        nearest = int(np.argmin(np.linalg.norm(middles - centre, axis=1)))
+        close = np.linalg.norm(middles[nearest] - centre) < width / 2
+        return eye_angle(found.landmarks[nearest]) if close else None
+
     for image in images:
         if not len(image.faces):
             continue
@@ -64,20 +80,14 @@ def measure_alignment(images, params) -> dict[str, list[float]]:
         x, y, w, h = image.faces[np.argmax(image.faces[:, 2] * image.faces[:, 3])]
         centre = (float(x + w / 2), float(y + h / 2))
         for name, reader in readers.items():
-            def tilt(picture):
-                found = reader.detect(picture)
-                if not len(found):
-                    return None
-                middles = found.boxes[:, :2] + found.boxes[:, 2:] / 2
-                nearest = int(np.argmin(np.linalg.norm(middles - centre, axis=1)))
-                return eye_angle(found.landmarks[nearest]) if np.linalg.norm(middles[nearest] - centre) < w / 2 else None
-            upright = tilt(pixels)
+            upright = tilt(reader, pixels, centre, w)
             if upright is None:
                 continue
             for turn in (-20, -10, 10, 20):
                 rotation = cv2.getRotationMatrix2D(centre, turn, 1.0)
-                turned = cv2.warpAffine(pixels, rotation, (pixels.shape[1], pixels.shape[0]), borderMode=cv2.BORDER_REFLECT)
-                read = tilt(turned)
+                turned = cv2.warpAffine(pixels, rotation, (pixels.shape[1], pixels.shape[0]),
+                                        borderMode=cv2.BORDER_REFLECT)
+                read = tilt(reader, turned, centre, w)
                 if read is not None:  # cv2 turns anticlockwise for a positive angle: the eyes read -turn
                     errors[name].append(read - upright + turn)
     return errors
@@ -114,7 +124,7 @@ def main() -> None:
     for image in images:
         pixels = image.read()
         for name, detector in detectors.items():
-            found, ms = timed(lambda: detector.detect(pixels), args.repeats)
+            found, ms = timed(partial(detector.detect, pixels), args.repeats)
             times[name].append(ms)
             score_image(image, found.boxes, scores[name])
         low = sweeper.detect(pixels)
@@ -140,7 +150,8 @@ def main() -> None:
         print(f"{name} false alarms: " + (", ".join(f"{w} {b}" for w, b in score.false_alarm_at) or "none"))
         print(f"{name} missed: " + (", ".join(f"{w} {b}" for w, b in score.missed_at) or "none"))
 
-    print(f"\nyunet by score_threshold (max_side {variants['yunet'].yunet.max_side}; one run at {min(SWEEP)}, boxes kept above each):")
+    print(f"\nyunet by score_threshold (max_side {variants['yunet'].yunet.max_side}; "
+          f"one run at {min(SWEEP)}, boxes kept above each):")
     print(f"{'threshold':>9s} {'precision':>9s} {'recall':>7s} {'false alarms':>12s}")
     for threshold, score in swept.items():
         print(f"{threshold:9.2f} {score.precision:9.3f} {score.recall:7.3f} {score.false_alarms:12d}")
@@ -164,7 +175,8 @@ def main() -> None:
         yunet_1mp = np.median(wall) if name == "yunet" else yunet_1mp
     y = scores["yunet"]
     met = y.precision >= PRECISION_TARGET and y.recall >= RECALL_TARGET
-    print(f"targets: yunet precision >= {PRECISION_TARGET} and recall >= {RECALL_TARGET}: {'met' if met else 'NOT met'}; "
+    print(f"targets: yunet precision >= {PRECISION_TARGET} and recall >= {RECALL_TARGET}: "
+          f"{'met' if met else 'NOT met'}; "
           f"1 MP <= {MEGAPIXEL_MS_TARGET:.0f} ms: {'met' if yunet_1mp <= MEGAPIXEL_MS_TARGET else 'NOT met'}")
 
     roll_errors = measure_alignment(images, variants["yunet"])

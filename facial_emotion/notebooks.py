@@ -69,7 +69,7 @@ def check_kernel(kernel_name: str) -> str:
             f"install ipykernel in this environment or run `{sys.executable} -m ipykernel install --sys-prefix`"
         ) from None
     interpreter = spec.argv[0] if spec.argv else ""
-    if interpreter in {"python", f"python{sys.version_info[0]}", "python%d.%d" % sys.version_info[:2]}:
+    if interpreter in {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"}:
         return sys.executable  # jupyter_client substitutes the running interpreter
     if os.path.abspath(interpreter) != os.path.abspath(sys.executable):
         log.warning("kernel '%s' runs %s, not this environment's %s: the notebook may not import the project",

@@ -46,14 +46,14 @@ def pixels(image: np.ndarray) -> str:
 
 def fer_csv(data=None) -> bytes:
     images, labels, usage = data or rows()
-    lines = ["emotion,pixels,Usage"] + [f"{l},{pixels(i)},{u}" for i, l, u in zip(images, labels, usage)]
+    lines = ["emotion,pixels,Usage"] + [f"{label},{pixels(i)},{u}" for i, label, u in zip(images, labels, usage)]
     return ("\n".join(lines) + "\n").encode()
 
 
 def icml_csv(data=None) -> bytes:
     """icml_face_data.csv: 'emotion, Usage, pixels' (spaces after the commas, another order)."""
     images, labels, usage = data or rows()
-    lines = ["emotion, Usage, pixels"] + [f"{l},{u},{pixels(i)}" for i, l, u in zip(images, labels, usage)]
+    lines = ["emotion, Usage, pixels"] + [f"{label},{u},{pixels(i)}" for i, label, u in zip(images, labels, usage)]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -61,7 +61,7 @@ def kaggle_train_csv(data=None) -> bytes:
     """Kaggle's train.csv: 'emotion,pixels', pixels quoted, the Training rows only."""
     images, labels, usage = data or rows()
     keep = usage == "Training"
-    lines = ["emotion,pixels"] + [f'{l},"{pixels(i)}"' for i, l in zip(images[keep], labels[keep])]
+    lines = ["emotion,pixels"] + [f'{label},"{pixels(i)}"' for i, label in zip(images[keep], labels[keep])]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -81,8 +81,8 @@ def image_tree(data=None) -> dict[str, bytes]:
     images, labels, usage = data or rows()
     folder = {"anger": "angry", "disgust": "disgusted", "fear": "fearful", "happiness": "happy",
               "sadness": "sad", "surprise": "surprised", "neutral": "neutral"}
-    return {f"{'train' if u == 'Training' else 'test'}/{folder[EMOTIONS[l]]}/im{k:03d}.png": png(i)
-            for k, (i, l, u) in enumerate(zip(images, labels, usage))}
+    return {f"{'train' if u == 'Training' else 'test'}/{folder[EMOTIONS[label]]}/im{k:03d}.png": png(i)
+            for k, (i, label, u) in enumerate(zip(images, labels, usage))}
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -262,7 +262,8 @@ def test_the_report_shows_the_archive_member_read() -> None:
 
     facts = _data_facts({"input": {"path": "data/raw/fer2013.tar.gz", "member": "fer2013/fer2013.csv"}}, {})
     assert facts["input"] == "data/raw/fer2013.tar.gz:fer2013/fer2013.csv"
-    assert _data_facts({"input": {"path": "data/raw/fer2013.csv", "member": None}}, {})["input"] == "data/raw/fer2013.csv"
+    assert _data_facts({"input": {"path": "data/raw/fer2013.csv", "member": None}}, {})["input"] == \
+        "data/raw/fer2013.csv"
 
 
 def test_a_validation_folder_beside_train_and_test_is_named(raw) -> None:
@@ -422,11 +423,14 @@ def test_data_source_synthetic_names_the_data_it_leaves_unread(raw, caplog) -> N
 
 @pytest.mark.parametrize("make, listed", [
     (lambda raw: (raw / "notes.txt").write_text("my notes\n"), "notes.txt (not a FER2013 file"),
-    (lambda raw: (raw / "labels.csv").write_bytes(b"id,name\n1,x\n"), "labels.csv (a CSV that is not FER2013: header 'id,name'"),
+    (lambda raw: (raw / "labels.csv").write_bytes(b"id,name\n1,x\n"),
+     "labels.csv (a CSV that is not FER2013: header 'id,name'"),
     (lambda raw: (raw / "fer2013").mkdir(), "fer2013/ (an empty folder)"),
-    (lambda raw: write_tree(raw, {"faces/a.png": png(rows()[0][0])}), "faces/ (a folder with no FER2013 in it (it holds a.png))"),
+    (lambda raw: write_tree(raw, {"faces/a.png": png(rows()[0][0])}),
+     "faces/ (a folder with no FER2013 in it (it holds a.png))"),
     (lambda raw: write_zip(raw / "photos.zip", {"a.png": b"x"}), "photos.zip (a zip archive with no FER2013 in it"),
-    (lambda raw: (raw / "fer2013.7z").write_bytes(b"7z\xbc\xaf"), "fer2013.7z (7z and rar archives can't be read in place"),
+    (lambda raw: (raw / "fer2013.7z").write_bytes(b"7z\xbc\xaf"),
+     "fer2013.7z (7z and rar archives can't be read in place"),
     (lambda raw: (raw / "fer2013.csv.dvc").write_text("outs:\n- path: fer2013.csv\n"), "run `dvc pull`"),
 ])
 def test_anything_else_is_one_line_listing_what_was_found_and_what_is_understood(raw, make, listed) -> None:
@@ -504,7 +508,8 @@ def test_a_utf16_csv_says_which_encoding_it_found(raw, codec, found) -> None:
 
 
 @pytest.mark.parametrize("header, found", [
-    ("émotion,pixels,Usage".encode("latin-1"), "byte 0xE9 at column 1 is not UTF-8 either (an 8-bit encoding such as Latin-1"),
+    ("émotion,pixels,Usage".encode("latin-1"),
+     "byte 0xE9 at column 1 is not UTF-8 either (an 8-bit encoding such as Latin-1"),
     ("émotion,pixels,Usage".encode(), "UTF-8 text with non-ASCII characters from column 1"),
 ])
 def test_a_non_ascii_header_without_bom_says_which_encoding_it_found(raw, header, found) -> None:
@@ -550,5 +555,5 @@ def test_discover_describes_without_reading_the_rows(raw) -> None:
     write_tar(raw / "fer2013.tar.gz", {"fer2013/fer2013.csv": fer_csv()})
     found = discover(raw)
     assert found.kind == "csv" and found.chosen.member == "fer2013/fer2013.csv" and found.chosen.archive == "tar"
-    assert found.chosen.describe() == (f"FER2013 CSV (emotion,pixels,Usage) in the tar archive {raw / 'fer2013.tar.gz'}, "
-                                       f"member fer2013/fer2013.csv (read in place)")
+    assert found.chosen.describe() == ("FER2013 CSV (emotion,pixels,Usage) in the tar archive "
+                                       f"{raw / 'fer2013.tar.gz'}, member fer2013/fer2013.csv (read in place)")
