@@ -36,8 +36,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120, help="frames per loop (default 120)")
     parser.add_argument("--warmup", type=int, default=5, help="frames per loop left out of the figures")
-    parser.add_argument("--model", default=None, help="MLflow model URI or .keras file (default: the study's CNN, untrained)")
-    parser.add_argument("--cpus", type=int, default=None, help="pin to the first N CPUs (e.g. 2, to mimic a 2-core machine)")
+    parser.add_argument("--model", default=None,
+                        help="MLflow model URI or .keras file (default: the study's CNN, untrained)")
+    parser.add_argument("--cpus", type=int, default=None,
+                        help="pin to the first N CPUs (e.g. 2, to mimic a 2-core machine)")
     parser.add_argument("--params", default=str(REPO / "params.yaml"))
     return parser.parse_args()
 

@@ -30,7 +30,8 @@ ENLARGE, PAD = 4, 64
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="FER2013 csv(.gz) (default: FER2013_PATH or ../shared/data/fer2013)")
+    parser.add_argument("--data", default=None,
+                        help="FER2013 csv(.gz) (default: FER2013_PATH or ../shared/data/fer2013)")
     parser.add_argument("--sample", type=int, default=1500, help="FER2013 training faces measured (default 1500)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", default=str(REPO / "docs" / "images" / "face-framing.png"))
@@ -121,7 +122,8 @@ def main() -> None:
         out = []
         for image, gray, pixels in grays:
             found = detector.detect(pixels)
-            keep = [i for i, box in enumerate(found.boxes) if len(image.faces) and iou(box[None], image.faces).max() >= 0.5]
+            keep = [i for i, box in enumerate(found.boxes)
+                    if len(image.faces) and iou(box[None], image.faces).max() >= 0.5]
             if keep:
                 out.append(crop_faces(gray, found.select(keep), crop, align=align))
         return np.concatenate(out)
@@ -148,8 +150,8 @@ def main() -> None:
             label = f"{name}{' aligned' if align else ''} crops, margin {crop.margin} shift {crop.shift} ({tag})"
             report(label, eyes, found, len(crops))
             if tag == "params.yaml":
-                panels.append((f"{name} crops{', aligned' if align else ''}", f"margin {crop.margin} shift {crop.shift}, ",
-                               crops, eyes, found, len(crops)))
+                panels.append((f"{name} crops{', aligned' if align else ''}",
+                               f"margin {crop.margin} shift {crop.shift}, ", crops, eyes, found, len(crops)))
     for name, crop in derived.items():
         print(f"derived for {name} from {len(rows[name])} faces: margin {crop.margin}, shift {crop.shift}")
 

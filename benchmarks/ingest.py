@@ -48,7 +48,8 @@ def cpu():
 before = rss_gb()
 start, cpu_start = time.perf_counter(), cpu()
 {work}
-result = {{"seconds": time.perf_counter() - start, "cpu_seconds": cpu() - cpu_start, "rows": int(rows), "shape": list(shape), "dtype": str(dtype),
+result = {{"seconds": time.perf_counter() - start, "cpu_seconds": cpu() - cpu_start, "rows": int(rows),
+          "shape": list(shape), "dtype": str(dtype),
           "rss_before_gb": before, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2}}
 {after}
 print(json.dumps(result))
@@ -58,7 +59,8 @@ OURS = _MEASURE.format(
     imports="from pathlib import Path\nfrom facial_emotion.data.fer_csv import read_bytes, read_fer_csv",
     work="ds, sha = read_fer_csv(__PATH__)\nrows, shape, dtype = len(ds), ds.images.shape, ds.images.dtype",
     # after the peak was taken: how much of the time is reading + gunzip (the floor for any parser)
-    after="start = time.perf_counter()\nread_bytes(Path(__PATH__))\nresult['read_seconds'] = time.perf_counter() - start",
+    after=("start = time.perf_counter()\nread_bytes(Path(__PATH__))\n"
+           "result['read_seconds'] = time.perf_counter() - start"),
 )
 
 EXACT = _MEASURE.format(
@@ -87,7 +89,8 @@ def measure(code: str, path: str, repeat: int) -> dict:
 
 LAYOUT = _MEASURE.format(
     imports="from facial_emotion.data.ingest import ingest",
-    work="result = ingest(__PATH__, 'auto', 'error', 10, 0)\nds = result.dataset\nrows, shape, dtype = len(ds), ds.images.shape, ds.images.dtype",
+    work=("result = ingest(__PATH__, 'auto', 'error', 10, 0)\nds = result.dataset\n"
+          "rows, shape, dtype = len(ds), ds.images.shape, ds.images.dtype"),
     after="",
 )
 
@@ -152,7 +155,8 @@ def compare_layouts(csv_gz: Path, repeat: int, with_folders: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="fer2013-layouts-") as tmp:
         layouts = build_layouts(csv_gz, Path(tmp), with_folders)
         print(f"\ningest() end to end (discovery, reading in place, hashing) per layout of {csv_gz}:")
-        print(f"{'layout in data/raw/':<44} {'size MB':>8} {'rows':>6} {'wall s':>7} {'CPU s':>7} {'peak RSS GB':>12} {'x baseline':>11}")
+        print(f"{'layout in data/raw/':<44} {'size MB':>8} {'rows':>6} {'wall s':>7} {'CPU s':>7} "
+              f"{'peak RSS GB':>12} {'x baseline':>11}")
         base = None
         for name, raw in layouts.items():
             r = measure(LAYOUT, str(raw), repeat)
@@ -180,11 +184,13 @@ def compare_parsers(path: str, repeat: int) -> bool:
         print(f"{name:<44} {r['rows']:>6} {r['seconds']:>7.2f} {r['cpu_seconds']:>7.2f} {r['peak_rss_gb']:>12.2f}"
               f" {r['rss_before_gb']:>14.2f}  {tuple(r['shape'])} {r['dtype']}")
     print(f"{'ratio (study / ours)':<44} {'':>6} {speedup:>6.1f}x {cpu_ratio:>6.1f}x {rss_ratio:>11.1f}x")
-    print(f"reading + decompressing the file alone, measured apart, takes {ours['read_seconds']:.2f} s (ours overlaps it with parsing)")
+    print(f"reading + decompressing the file alone, measured apart, takes {ours['read_seconds']:.2f} s "
+          "(ours overlaps it with parsing)")
     speed_ok = speedup >= SPEEDUP_TARGET
     memory_ok = ours["peak_rss_gb"] <= PEAK_RSS_TARGET_GB
-    print(f"speed:  {speedup:.1f}x faster in wall time (target >= {SPEEDUP_TARGET:g}x): {'PASS' if speed_ok else 'FAIL'}"
-          f"  [CPU time: {cpu_ratio:.1f}x; on a busy machine that is the steadier figure]")
+    print(f"speed:  {speedup:.1f}x faster in wall time (target >= {SPEEDUP_TARGET:g}x): "
+          f"{'PASS' if speed_ok else 'FAIL'}  [CPU time: {cpu_ratio:.1f}x; "
+          "on a busy machine that is the steadier figure]")
     print(f"memory: our peak RSS {ours['peak_rss_gb']:.2f} GB (target <= {PEAK_RSS_TARGET_GB} GB): "
           f"{'PASS' if memory_ok else 'FAIL'}")
     return speed_ok and memory_ok

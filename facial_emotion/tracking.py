@@ -90,8 +90,8 @@ def tracking_failure(exc: BaseException) -> TrackingUnavailable | None:
             "artifact store is down? see the server's log); restore it and rerun: DVC resumes at this stage")
     errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", match["rest"])
     reason = errno[1].strip() if errno else ("timed out" if "timeout" in match["rest"].lower() else match["rest"][:120])
-    return TrackingUnavailable(f"MLflow tracking server {uri} stopped answering during the stage ({reason} on {endpoint}); "
-                               "restart it and rerun: DVC resumes at this stage")
+    return TrackingUnavailable(f"MLflow tracking server {uri} stopped answering during the stage "
+                               f"({reason} on {endpoint}); restart it and rerun: DVC resumes at this stage")
 
 
 def configure(experiment: str = DEFAULT_EXPERIMENT, root: Path | None = None) -> str:
@@ -140,7 +140,8 @@ def git_commit(root: Path | None = None) -> str:
         if commit.returncode != 0:
             return "unknown"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True,
+            timeout=10,
         )
         return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

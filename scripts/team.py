@@ -177,7 +177,8 @@ def _init_postgres(state: dict, home: Path) -> None:
     _pg(state, "initdb", "-D", pg["data"], "-U", "postgres", "-E", "UTF8", "--locale=C",
         "--auth-local=trust", "--auth-host=scram-sha-256")
     _start_postgres(state)
-    for sql in (f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{pg['password']}'", f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}"):
+    for sql in (f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{pg['password']}'",
+                f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}"):
         _pg(state, "psql", "-h", pg["socket"], "-p", str(pg["port"]), "-U", "postgres", "-d", "postgres",
             "-v", "ON_ERROR_STOP=1", "-qc", sql)
 
@@ -210,7 +211,8 @@ def _start_s3(state: dict, home: Path) -> None:
     _wait_http(s3["endpoint"] + "/moto-api/", s3["pid"], Path(s3["log"]), 60)
     import boto3
 
-    boto3.client("s3", endpoint_url=s3["endpoint"], region_name=REGION, **_boto_creds(state)).create_bucket(Bucket=BUCKET)
+    boto3.client("s3", endpoint_url=s3["endpoint"], region_name=REGION,
+                 **_boto_creds(state)).create_bucket(Bucket=BUCKET)
 
 
 def _boto_creds(state: dict) -> dict[str, str]:
@@ -227,7 +229,8 @@ def _start_mlflow(state: dict, home: Path) -> None:
     ml["log"] = str(home / "mlflow.log")
     ml["uri"] = f"http://{LOOPBACK}:{ml['port']}"
     # The database URI goes in the environment (MLFLOW_BACKEND_STORE_URI), so its password is not in `ps`.
-    env = {**_aws_env(state), "MLFLOW_S3_ENDPOINT_URL": state["s3"]["endpoint"], "MLFLOW_BACKEND_STORE_URI": backend_store_uri(state),
+    env = {**_aws_env(state), "MLFLOW_S3_ENDPOINT_URL": state["s3"]["endpoint"],
+           "MLFLOW_BACKEND_STORE_URI": backend_store_uri(state),
            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     ml["pid"] = _spawn([str(BIN / "mlflow"), "server", "--host", LOOPBACK, "--port", str(ml["port"]), "--workers", "1",
                          "--artifacts-destination", f"s3://{BUCKET}/mlflow"], Path(ml["log"]), env)
@@ -282,7 +285,8 @@ def up(home: Path) -> dict:
     if _state_path(home).exists():
         raise TeamError(f"a team stack is already recorded in {home}: make team-down first")
     home.mkdir(parents=True, exist_ok=True)
-    state: dict = {"home": str(home), "aws": {"key": "team-" + secrets.token_hex(4), "secret": secrets.token_urlsafe(24)}}
+    state: dict = {"home": str(home),
+                   "aws": {"key": "team-" + secrets.token_hex(4), "secret": secrets.token_urlsafe(24)}}
     try:
         _init_postgres(state, home)
         _save(home, state)
@@ -348,7 +352,8 @@ def status(home: Path) -> str:
     for service in SERVICES:
         info = state.get(service, {})
         running = bool(info.get("pid") and alive(info["pid"]))
-        where = {"postgres": f"{LOOPBACK}:{info.get('port')}", "s3": info.get("endpoint"), "mlflow": info.get("uri")}[service]
+        where = {"postgres": f"{LOOPBACK}:{info.get('port')}", "s3": info.get("endpoint"),
+                 "mlflow": info.get("uri")}[service]
         lines.append(f"{service:8s} {'running' if running else 'stopped'}  {where}  log {info.get('log')}")
     return "\n".join(lines)
 

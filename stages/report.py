@@ -71,7 +71,8 @@ def log_page_into_training_run(model: str, page: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_parser("stages.report", __doc__, ["every key (the header lists those changed since git HEAD)"]).parse_args(argv)
+    stage_parser("stages.report", __doc__,
+                 ["every key (the header lists those changed since git HEAD)"]).parse_args(argv)
     params = load_params(PARAMS)
     # Imported after the params check: --help and a bad param answer at once, not after pandas and scikit-learn load.
     from facial_emotion.report.index import ReportPaths, build_context, model_order, write_index

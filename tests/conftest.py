@@ -29,7 +29,8 @@ def fer2013_path() -> Path:
     """The verified FER2013 copy (FER2013_PATH overrides ../shared/data/fer2013/); skips when absent."""
     path = Path(os.environ.get("FER2013_PATH") or DEFAULT_FER2013)
     if not path.is_file():
-        pytest.skip(f"FER2013 not found at {path}; set FER2013_PATH or put the verified copy at ../shared/data/fer2013/")
+        pytest.skip(f"FER2013 not found at {path}; "
+                    "set FER2013_PATH or put the verified copy at ../shared/data/fer2013/")
     return path
 
 

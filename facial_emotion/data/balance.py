@@ -43,7 +43,8 @@ def smote(images: np.ndarray, labels: np.ndarray, k_neighbors: int, sampling_str
         if not reduce_k or counts[smallest] < 2:
             raise BalanceError(
                 f"SMOTE: class '{EMOTIONS[smallest]}' has {counts[smallest]} training samples, "
-                f"needs more than balance.smote.k_neighbors={k_neighbors} (lower it, or set balance.smote.reduce_k: true)"
+                f"needs more than balance.smote.k_neighbors={k_neighbors} "
+                "(lower it, or set balance.smote.reduce_k: true)"
             )
         new_k = int(counts[smallest]) - 1
         log.warning("SMOTE: class '%s' has only %d samples; k_neighbors reduced from %d to %d",
@@ -62,7 +63,8 @@ def class_indices(names: list[str]) -> list[int]:
     for name in names:
         label = label_for_folder(str(name))
         if label is None:
-            raise BalanceError(f"params.yaml balance.flip_classes: unknown class '{name}' (use one of {', '.join(EMOTIONS)})")
+            raise BalanceError(f"params.yaml balance.flip_classes: unknown class '{name}' "
+                               f"(use one of {', '.join(EMOTIONS)})")
         indices.append(label)
     return indices
 

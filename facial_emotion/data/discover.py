@@ -96,7 +96,8 @@ class Found:
         return kind, self.archive is not None, self.nested, exact, self.shown
 
     def describe(self) -> str:
-        what = self.layout.describe() if self.kind == "csv" else f"image folders {', '.join(s + '/' for s in self.splits)}"
+        what = (self.layout.describe() if self.kind == "csv"
+                else f"image folders {', '.join(s + '/' for s in self.splits)}")
         if self.archive is None:
             return f"{what}: {self.path}"
         inside = f"member {self.member}" if self.kind == "csv" else f"folder {self.member or '(top)'}"
@@ -295,7 +296,8 @@ class _Scan:
         name, shown = here[-1], view.show(here)
         junk = system_or_hidden(name)
         if junk:
-            what = ("operating-system " if junk == "system_file" else "hidden ") + ("folder" if kind == "dir" else "file")
+            what = (("operating-system " if junk == "system_file" else "hidden ")
+                    + ("folder" if kind == "dir" else "file"))
             self.passed.append(PassedOver(shown, what, ignorable=True))
         elif kind == "dangling":
             self.passed.append(PassedOver(shown, "a link whose target is missing"))

@@ -158,12 +158,15 @@ def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "er
     # emotion: one digit 0-6.
     first_byte = buf[np.minimum(line_starts, len(buf) - 1)]
     emotion_ok = ((c1 - line_starts) == 1) & (first_byte >= _ZERO) & (first_byte < _ZERO + NUM_CLASSES)
-    reject(~emotion_ok, "emotion", lambda i: f"field 'emotion': must be an integer 0-6, found '{_field(raw, line_starts[i], c1[i])}'")
+    reject(~emotion_ok, "emotion",
+           lambda i: f"field 'emotion': must be an integer 0-6, found '{_field(raw, line_starts[i], c1[i])}'")
     labels = first_byte.astype(np.int64) - _ZERO
 
     # Usage: compare a fixed-width window against the three names.
     usage_codes = _usage_codes(buf, c2 + 1, line_ends)
-    reject(usage_codes < 0, "usage", lambda i: f"field 'Usage': must be Training, PublicTest or PrivateTest, found '{_field(raw, c2[i] + 1, line_ends[i])}'")
+    reject(usage_codes < 0, "usage",
+           lambda i: "field 'Usage': must be Training, PublicTest or PrivateTest, "
+                     f"found '{_field(raw, c2[i] + 1, line_ends[i])}'")
 
     images = np.zeros((len(line_starts), PIXELS), dtype=np.uint8)
     for lo in range(0, len(line_starts), _BLOCK_ROWS):
@@ -248,7 +251,8 @@ def _parse_pixel_block(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray):
 
     row_of_token = np.searchsorted(field_starts, token_start, side="right") - 1
     counts = np.bincount(row_of_token, minlength=len(starts))
-    bad_char = np.bincount(np.searchsorted(field_starts, np.flatnonzero(other), side="right") - 1, minlength=len(starts)) > 0
+    bad_char = np.bincount(np.searchsorted(field_starts, np.flatnonzero(other), side="right") - 1,
+                           minlength=len(starts)) > 0
     out_of_range = np.bincount(row_of_token[values > 255], minlength=len(starts)) > 0
     return values.astype(np.uint8), counts, bad_char, out_of_range
 

@@ -143,7 +143,8 @@ def _pairs(chunked) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         return None
     strings = lists.values
     _, offsets, data = strings.buffers()
-    offsets = np.frombuffer(offsets, dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
+    offsets = np.frombuffer(offsets, dtype=np.int32)
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
     offsets = offsets[list_offsets[0] : list_offsets[-1] + 1]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
     return data, offsets[:-1], offsets[1:]

@@ -154,7 +154,8 @@ def read_listing(listing: Listing, root_shown: str, on_bad_row: str = "error") -
         label = label_for_folder(parts[1])
         if label is None:
             if on_bad_row == "error":
-                raise IngestError(f"{show(parts[:2])}: unknown class folder '{parts[1]}' (expected one of the 7 emotions)")
+                raise IngestError(f"{show(parts[:2])}: unknown class folder '{parts[1]}' "
+                                  "(expected one of the 7 emotions)")
             rejected["unknown_class_folder"] += 1
             continue
         data = file.load()
@@ -175,7 +176,8 @@ def read_listing(listing: Listing, root_shown: str, on_bad_row: str = "error") -
     notes = ["image-folder layout: test/ holds PublicTest and PrivateTest together and they can't be told apart; "
              "all of it is labelled PublicTest"]
     if listing.followed_links:
-        notes.append(f"{len(listing.followed_links)} linked folder(s) followed: " + "; ".join(listing.followed_links[:10]))
+        notes.append(f"{len(listing.followed_links)} linked folder(s) followed: "
+                     + "; ".join(listing.followed_links[:10]))
     if skipped:
         notes.append("skipped, not images: " + ", ".join(f"{n} {SKIP_REASONS[r]}" for r, n in sorted(skipped.items())))
     dataset = FaceDataset(

@@ -143,7 +143,10 @@ def duplicate_groups(images: np.ndarray) -> list[np.ndarray]:
         return []
     order = np.argsort(inverse, kind="stable")
     sorted_keys = inverse[order]
-    groups = [order[sorted_keys == k] for k in dup_keys] if len(dup_keys) < 64 else _split_groups(order, sorted_keys, dup_keys)
+    if len(dup_keys) < 64:
+        groups = [order[sorted_keys == k] for k in dup_keys]
+    else:
+        groups = _split_groups(order, sorted_keys, dup_keys)
     return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 

@@ -75,7 +75,8 @@ def _check_stratifiable(labels: np.ndarray, fraction: float, strategy: str, usag
     lonely = [EMOTIONS[c] for c in range(NUM_CLASSES) if counts[c] == 1]
     if lonely:
         raise SplitError(f"split.strategy {strategy}: class {', '.join(lonely)} has a single one of the {len(labels)} "
-                         f"{rows}, too few to stratify (a class needs 2 or more); add data or raise data.synthetic_rows")
+                         f"{rows}, too few to stratify (a class needs 2 or more); "
+                         "add data or raise data.synthetic_rows")
     classes = int((counts > 0).sum())
     held_out = int(np.ceil(fraction * len(labels)))
     if held_out < classes or len(labels) - held_out < classes:

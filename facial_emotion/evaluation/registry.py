@@ -62,7 +62,8 @@ def register(registered_name: str, model_uri: str, model_fingerprint: str, tags:
     client.update_registered_model(
         registered_name,
         description="Facial emotion classifier (7 FER2013 classes). Input: uint8 faces (n, 48, 48, 1), raw 0-255; "
-                    "output: 7 probabilities in label order anger, disgust, fear, happiness, sadness, surprise, neutral.",
+                    "output: 7 probabilities in label order "
+                    "anger, disgust, fear, happiness, sadness, surprise, neutral.",
     )
     log.info("registered %s version %s (alias %s)", registered_name, version.version, ALIAS)
     return Registration(registered_name, str(version.version), True, f"models:/{registered_name}@{ALIAS}")

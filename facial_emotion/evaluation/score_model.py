@@ -49,7 +49,8 @@ def format_table(results: dict[str, dict]) -> str:
         run = result["run"]
         if "train_seconds" in run:
             lines.append(f"{'':<24} trained {run['train_seconds'] / 60:.1f} min, {run.get('epochs_run', '?')} epochs "
-                         f"(best {run.get('best_epoch', '?')}, kept {run.get('kept_epoch', run.get('best_epoch', '?'))})")
+                         f"(best {run.get('best_epoch', '?')}, "
+                         f"kept {run.get('kept_epoch', run.get('best_epoch', '?'))})")
     return "\n".join(lines)
 
 

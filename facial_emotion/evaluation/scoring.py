@@ -36,7 +36,8 @@ def log_scores_into_training_run(run_id: str | None, name: str, scores: dict, re
     if client is None:
         return False
     now = int(time.time() * 1000)
-    batch = [Metric(f"{split}_{k}", float(v), now, 0) for split, values in scores.items() for k, v in values.items() if k != "rows"]
+    batch = [Metric(f"{split}_{k}", float(v), now, 0)
+             for split, values in scores.items() for k, v in values.items() if k != "rows"]
     for start in range(0, len(batch), 500):
         client.log_batch(run_id, metrics=batch[start:start + 500])
     if report_path is not None:

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_REGISTERED_MODEL = "facial-emotion"
 DEFAULT_OUT = "reports/demo-live"
 WINDOW_TITLE = "facial emotion (q quits)"
-DEMO_KEYS = {"source", "annotated_video", "clip", "detector", "tracker", "full_scan_every", "crop_px", "grid", "max_frames"}
+DEMO_KEYS = {"source", "annotated_video", "clip", "detector", "tracker", "full_scan_every", "crop_px", "grid",
+             "max_frames"}
 
 
 class DemoError(PipelineError, RuntimeError):
@@ -63,7 +64,8 @@ class DemoSettings:
         """From params.yaml's `demo:` section (`source` and `annotated_video` are the stage's own)."""
         unknown = sorted(set(demo) - DEMO_KEYS)
         if unknown:
-            raise ParamsError(f"params.yaml demo: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(DEMO_KEYS))}")
+            raise ParamsError(f"params.yaml demo: unknown key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(DEMO_KEYS))}")
         grid = demo.get("grid") or {}
         settings = cls(
             detector=DetectorParams.from_dict(demo.get("detector")),
@@ -77,7 +79,8 @@ class DemoSettings:
             max_frames=demo.get("max_frames"),
         )
         if settings.full_scan_every < 1 or settings.crop_px < 16 or settings.grid_size < 1 or settings.grid_columns < 1:
-            raise ParamsError("params.yaml demo: full_scan_every, grid.size and grid.columns must be >= 1, crop_px >= 16")
+            raise ParamsError("params.yaml demo: full_scan_every, grid.size and grid.columns must be >= 1, "
+                              "crop_px >= 16")
         return settings
 
 
@@ -225,8 +228,8 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
             window.close()
         source.close()
     log.info("%d frames, %d face detections, %d label changes; %.1f fps, latency median %s ms, p95 %s ms -> %s",
-             summary["frames"], summary["face_detections"], summary["label_changes"], summary["fps"] or 0, summary["latency_ms_median"],
-             summary["latency_ms_p95"], out_dir)
+             summary["frames"], summary["face_detections"], summary["label_changes"], summary["fps"] or 0,
+             summary["latency_ms_median"], summary["latency_ms_p95"], out_dir)
     return summary
 
 
@@ -241,8 +244,10 @@ def settings_from_file(path: str | Path = "params.yaml") -> tuple[DemoSettings, 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m facial_emotion.faces.demo",
-                                     description="Faces from a webcam, video or photos, classified by the champion model")
+    parser = argparse.ArgumentParser(
+        prog="python -m facial_emotion.faces.demo",
+        description="Faces from a webcam, video or photos, classified by the champion model",
+    )
     parser.add_argument("--source", default="0",
                         help="webcam index (0), video file, image file, image folder, or 'astronaut' (default: 0)")
     parser.add_argument("--model", default=None,
@@ -252,7 +257,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-window", action="store_true", help="headless: no window (servers, CI)")
     parser.add_argument("--save-video", default=None, metavar="PATH", help="also write the annotated frames as an mp4")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    parser.add_argument("--params", default="params.yaml", help="params file with a demo: section (default: params.yaml)")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file with a demo: section (default: params.yaml)")
     return parser.parse_args(argv)
 
 

@@ -170,8 +170,8 @@ class FaceTracker:
             if not track.confirmed:
                 continue  # tentative: not shown until detected min_hits frames in a row
             raw = int(np.argmax(probs[i]))
-            states.append(FaceState(track.track_id, tuple(int(v) for v in box), smoothed.copy(), int(track.labels.label),
-                                    raw, float(probs[i, raw]), changed or new, new))
+            states.append(FaceState(track.track_id, tuple(int(v) for v in box), smoothed.copy(),
+                                    int(track.labels.label), raw, float(probs[i, raw]), changed or new, new))
         for track in self._tracks:
             if id(track) not in updated:
                 track.missed += 1

@@ -137,7 +137,8 @@ def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | Non
     if cfg.get("rotation"):
         steps.append(layers.RandomRotation(cfg["rotation"], fill_mode="nearest", seed=seed, name="aug_rotation"))
     if cfg.get("shift"):
-        steps.append(layers.RandomTranslation(cfg["shift"], cfg["shift"], fill_mode="nearest", seed=seed, name="aug_shift"))
+        steps.append(layers.RandomTranslation(cfg["shift"], cfg["shift"], fill_mode="nearest", seed=seed,
+                                              name="aug_shift"))
     if cfg.get("zoom"):
         steps.append(layers.RandomZoom(cfg["zoom"], fill_mode="nearest", seed=seed, name="aug_zoom"))
     if cfg.get("crop"):

@@ -56,9 +56,10 @@ def fit_logreg(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed
     """L2 logistic regression, one-vs-rest as in the second study (sklearn 1.9 dropped multi_class=)."""
     model = Pipeline([
         ("scale", PixelScaler()),
-        ("logreg", OneVsRestClassifier(LogisticRegression(C=float(cfg["C"]), max_iter=int(cfg["max_iter"]),
-                                                          solver=cfg["solver"], tol=float(cfg["tol"]), random_state=seed),
-                                       n_jobs=cfg.get("n_jobs"))),
+        ("logreg", OneVsRestClassifier(
+            LogisticRegression(C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), solver=cfg["solver"],
+                               tol=float(cfg["tol"]), random_state=seed),
+            n_jobs=cfg.get("n_jobs"))),
     ])
     return model.fit(images, labels)
 
@@ -84,8 +85,10 @@ def fit_svm(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: i
     if method == "exact":
         svm = SVC(C=float(cfg["C"]), kernel="rbf", gamma=float(gamma), cache_size=1000, random_state=seed)
     else:
-        svm = make_pipeline(Nystroem(gamma=float(gamma), n_components=int(cfg["nystroem_components"]), random_state=seed),
-                            LinearSVC(C=float(cfg["C"]), random_state=seed))
+        svm = make_pipeline(
+            Nystroem(gamma=float(gamma), n_components=int(cfg["nystroem_components"]), random_state=seed),
+            LinearSVC(C=float(cfg["C"]), random_state=seed),
+        )
     svm.fit(features[fit_idx], labels[fit_idx])
     log.info("%s SVM on %d rows in %.1fs", method, len(fit_idx), time.perf_counter() - started)
     calibrated = CalibratedClassifierCV(FrozenEstimator(svm), method="sigmoid").fit(features[cal_idx], labels[cal_idx])

@@ -40,7 +40,8 @@ class Validation(keras.callbacks.Callback):
         probabilities = np.concatenate([np.asarray(self.model.predict_on_batch(self.images[i:i + self.batch_size]))
                                         for i in range(0, len(self.images), self.batch_size)])
         loss = self.model.loss(self.targets, probabilities)
-        loss = float(keras.ops.convert_to_numpy(loss)) + sum(float(keras.ops.convert_to_numpy(x)) for x in self.model.losses)
+        loss = float(keras.ops.convert_to_numpy(loss)) + sum(
+            float(keras.ops.convert_to_numpy(x)) for x in self.model.losses)
         if logs is not None:
             logs["val_loss"] = loss
             logs["val_accuracy"] = float(np.mean(probabilities.argmax(1) == self.targets.argmax(1)))

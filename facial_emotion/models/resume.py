@@ -123,7 +123,8 @@ class TrainingState:
             log.warning("%s: the snapshot in %s is unreadable (%s): starting fresh", name, folder, exc)
             self.clear()
             return None
-        changed = [part for part in ("params", "network", "data", "code") if meta["fingerprint"].get(part) != self.prints[part]]
+        changed = [part for part in ("params", "network", "data", "code")
+                   if meta["fingerprint"].get(part) != self.prints[part]]
         if changed:
             log.warning("%s: an interrupted run was saved at epoch %d in %s, but its %s changed since: starting fresh",
                         name, meta["epoch"], folder, " and ".join(changed))
@@ -133,7 +134,8 @@ class TrainingState:
                  name, meta["epoch"], folder, meta["clock"]["seconds"] / 60)
         return Snapshot(folder, meta, arrays)
 
-    def save(self, model, epoch: int, finished: bool, meta: dict[str, Any], arrays: dict[str, list[np.ndarray]]) -> None:
+    def save(self, model, epoch: int, finished: bool, meta: dict[str, Any],
+             arrays: dict[str, list[np.ndarray]]) -> None:
         """Write the snapshot after `epoch` (1-based count of finished epochs) whole, then publish it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch:04d}"

@@ -132,7 +132,8 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
     images, labels = tf.constant(as_batch(x_train)), tf.constant(one_hot(y_train))
 
     def epoch_batches(epoch):
-        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.constant(base, tf.int64), epoch]))
+        order = tf.random.experimental.stateless_shuffle(tf.range(n),
+                                                         seed=tf.stack([tf.constant(base, tf.int64), epoch]))
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     epoch_range = tf.data.Dataset.range(first_epoch, epochs) if epochs is not None else \
@@ -230,7 +231,8 @@ def rate_callbacks(cfg: dict[str, Any], clock) -> list:
             factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(cfg["min_learning_rate"]),
             verbose=0)]
     if schedule == "cosine_time":  # params.yaml's schema makes sure it has a time budget
-        return [TimeCosine(float(cfg["learning_rate"]), float(cfg["min_learning_rate"]), cfg["time_budget_minutes"], clock)]
+        return [TimeCosine(float(cfg["learning_rate"]), float(cfg["min_learning_rate"]), cfg["time_budget_minutes"],
+                           clock)]
     return []
 
 
@@ -329,7 +331,8 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     rates = rate_callbacks(cfg, clock)
     swap = SwapEMA() if ema_momentum(cfg) is not None else None
     # Order matters at each epoch's end: the average swapped in, then scored, then logged and judged.
-    callbacks: list = [c for c in (swap, Validation(x_val, y_val, batch_size), clock, *rates, logger, early, budget) if c]
+    callbacks: list = [c for c in (swap, Validation(x_val, y_val, batch_size), clock, *rates, logger, early, budget)
+                       if c]
     if restore == "last":
         callbacks.append(KeepLastWeights())
     parts = {"clock": clock, "logger": logger, "early": early, "budget": budget,
@@ -355,8 +358,8 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     best = int(np.argmin(values) if mode == "min" else np.argmax(values))
     by_budget = budget is not None and budget.stopped_at is not None
     kept = best + 1 if restore == "best" else len(logger.rows)
-    return TrainResult(logger.rows, best + 1, float(values[best]), clock.seconds(), early.stopped_epoch > 0 and not by_budget,
-                       by_budget, kept, first)
+    return TrainResult(logger.rows, best + 1, float(values[best]), clock.seconds(),
+                       early.stopped_epoch > 0 and not by_budget, by_budget, kept, first)
 
 
 def threads_note() -> str:

@@ -33,7 +33,8 @@ def upgrade(raw: dict[str, Any]) -> list[str]:
             raise ParamsError(params_line(old_path, f"renamed to {'.'.join(new_path)}, which is also present; delete "
                                                     f"{'.'.join(old_path)}"))
         section[new_path[-1]] = section.pop(old_path[-1])
-        notes.append(params_line(old_path, f"renamed to {'.'.join(new_path)}; the old name works until the next release"))
+        notes.append(params_line(old_path, f"renamed to {'.'.join(new_path)}; "
+                                           "the old name works until the next release"))
     for path, off in REMOVED.items():
         section = _mapping_at(raw, path[:-1])
         if section is None or path[-1] not in section:

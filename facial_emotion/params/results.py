@@ -51,7 +51,8 @@ class EvaluateSection(Section):
     @classmethod
     def _a_metric(cls, value: str) -> str:
         if value not in SELECTABLE:
-            raise ValueError(f"must be a validation metric: {', '.join(SELECTABLE[:4])} or f1_/precision_/recall_<class>")
+            raise ValueError(f"must be a validation metric: {', '.join(SELECTABLE[:4])} "
+                             "or f1_/precision_/recall_<class>")
         return value
 
 

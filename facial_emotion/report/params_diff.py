@@ -38,7 +38,8 @@ def git_baseline(params_path: str | Path = "params.yaml") -> Baseline:
         shown = subprocess.run(["git", "show", f"HEAD:./{path.name}"], cwd=path.parent, capture_output=True,
                                text=True, timeout=20)
         if shown.returncode != 0:
-            return Baseline(None, f"no baseline: {path.name} is not committed at git HEAD (or this is not a git checkout)")
+            return Baseline(None, f"no baseline: {path.name} is not committed at git HEAD "
+                                  "(or this is not a git checkout)")
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=path.parent, capture_output=True,
                                 text=True, timeout=20).stdout.strip()
     except (OSError, subprocess.SubprocessError):

@@ -60,7 +60,8 @@ def machine() -> str:
     model = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
         model = names[0] if names else model
         import os
 
@@ -96,7 +97,8 @@ def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], comma
     lines = [
         "# Results on real FER2013",
         "",
-        f"The pipeline's report on real FER2013: open [index.html](index.html). Data: `{input_text(summary['input'])}`, "
+        "The pipeline's report on real FER2013: open [index.html](index.html). "
+        f"Data: `{input_text(summary['input'])}`, "
         f"sha256 `{summary['sha256']}`, {summary['rows']:,} rows.",
         "",
         f"- commit: `{commit}`",
@@ -108,12 +110,13 @@ def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], comma
     ]
     for row in leaderboard["models"]:
         v, t = row["validation"], row["test"]
-        lines.append(f"| {row['model']} | {v['accuracy']:.4f} | {v['macro_f1']:.4f} | {t['accuracy']:.4f} | {t['macro_f1']:.4f} |")
+        lines.append(f"| {row['model']} | {v['accuracy']:.4f} | {v['macro_f1']:.4f} "
+                     f"| {t['accuracy']:.4f} | {t['macro_f1']:.4f} |")
     lines += ["", "Wall time per stage (each stage's MLflow run; training minutes exclude time stood stopped):", "",
               "| stage | started | wall minutes | training minutes | status |", "|---|---|---|---|---|"]
     for row in times:
-        lines.append(f"| {row['stage']} | {row['started']} | {_num(row['wall_minutes'])} | {_num(row['train_minutes'])} "
-                     f"| {row['status']} |")
+        lines.append(f"| {row['stage']} | {row['started']} | {_num(row['wall_minutes'])} "
+                     f"| {_num(row['train_minutes'])} | {row['status']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -138,8 +141,8 @@ def publish(run: Path, target: Path, command: str) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     copied = copy_results(run, target)
     times = stage_times(run / "mlflow.db")
-    (target / "README.md").write_text(readme(run, summary, read_json(run / "reports" / "leaderboard.json"), times, command),
-                                      encoding="utf-8")
+    leaderboard = read_json(run / "reports" / "leaderboard.json")
+    (target / "README.md").write_text(readme(run, summary, leaderboard, times, command), encoding="utf-8")
     log.info("published %s into %s", ", ".join(copied), target)
     return target
 

@@ -152,7 +152,8 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
         request: Request,
         whole_image: bool | None = Query(
             None, description="when no face is found, classify the whole image as one face (for 48x48 face "
-                              f"crops); default: serve.whole_image_fallback ({str(settings.whole_image_fallback).lower()})"),
+                              "crops); default: serve.whole_image_fallback "
+                              f"({str(settings.whole_image_fallback).lower()})"),
     ) -> dict:
         limit = settings.max_upload_bytes
         body = RequestBody(request.receive)

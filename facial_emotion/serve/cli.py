@@ -23,14 +23,17 @@ DEFAULT_REGISTERED_MODEL = "facial-emotion"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m facial_emotion.serve",
-                                     description="Emotion web service: upload page and JSON API over the champion model")
+    parser = argparse.ArgumentParser(
+        prog="python -m facial_emotion.serve",
+        description="Emotion web service: upload page and JSON API over the champion model",
+    )
     parser.add_argument("--model", default=None,
                         help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion, "
                              "else the pretrained model shipped with the package)")
     parser.add_argument("--host", default=None, help="address to bind (default: serve.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: serve.port, 8000)")
-    parser.add_argument("--max-upload-mb", type=float, default=None, help="upload size limit (default: serve.max_upload_mb)")
+    parser.add_argument("--max-upload-mb", type=float, default=None,
+                        help="upload size limit (default: serve.max_upload_mb)")
     parser.add_argument("--max-megapixels", type=float, default=None,
                         help="decoded image size limit (default: serve.max_megapixels)")
     parser.add_argument("--max-side", type=int, default=None,
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     from .app import create_app
 
     app = create_app(classifier, settings)
-    log.info("serving %s (version %s) on http://%s:%d", model_uri, classifier.version or "-", settings.host, settings.port)
+    log.info("serving %s (version %s) on http://%s:%d", model_uri, classifier.version or "-", settings.host,
+             settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, server_header=False,
                 limit_concurrency=64, timeout_keep_alive=5)

@@ -35,7 +35,8 @@ class ServeSettings:
         if int(self.max_side) < 48:
             raise ParamsError(f"params.yaml serve.max_side: must be >= 48 pixels, not {self.max_side}")
         if not isinstance(self.whole_image_fallback, bool):
-            raise ParamsError(f"params.yaml serve.whole_image_fallback: must be true or false, not {self.whole_image_fallback!r}")
+            raise ParamsError("params.yaml serve.whole_image_fallback: must be true or false, "
+                              f"not {self.whole_image_fallback!r}")
 
     @property
     def max_upload_bytes(self) -> int:

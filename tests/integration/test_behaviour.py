@@ -120,12 +120,14 @@ def test_a_face_and_its_mirror_image_get_the_same_label(champion, untrained, cro
     kept, chance = _invariance(champion, crops, ["mirror"])
     assert _passes(kept, chance), f"champion: {kept:.2f} of faces keep their label when mirrored (chance {chance:.2f})"
     kept, chance = _invariance(untrained, crops, ["mirror"])
-    assert not _passes(kept, chance), f"an untrained network passes too ({kept:.2f}, chance {chance:.2f}): the check proves nothing"
+    assert not _passes(kept, chance), \
+        f"an untrained network passes too ({kept:.2f}, chance {chance:.2f}): the check proves nothing"
 
 
 def test_a_face_turned_10_degrees_keeps_its_label_more_often_than_not(champion, untrained, crops):
     kept, chance = _invariance(champion, crops, ["turned +10", "turned -10"])
-    assert kept > 0.5 and _passes(kept, chance), f"champion: {kept:.2f} kept under a 10 degree turn (chance {chance:.2f})"
+    assert kept > 0.5 and _passes(kept, chance), \
+        f"champion: {kept:.2f} kept under a 10 degree turn (chance {chance:.2f})"
     kept, chance = _invariance(untrained, crops, ["turned +10", "turned -10"])
     assert not _passes(kept, chance), f"an untrained network passes too ({kept:.2f}, chance {chance:.2f})"
 
@@ -178,7 +180,8 @@ def real_crops():
         for label in labels:
             overlaps = iou(label[None], found.boxes)[0] if len(found) else np.zeros(1)
             best = int(np.argmax(overlaps))
-            out.append(crop_faces(gray, found.select([best]), params.crop, params.align)[0] if overlaps[best] >= 0.3 else None)
+            out.append(crop_faces(gray, found.select([best]), params.crop, params.align)[0]
+                       if overlaps[best] >= 0.3 else None)
         return out
 
     views: dict[str, list[np.ndarray]] = {"face": [], "mirror": [], "turned +10": [], "turned -10": []}
@@ -207,9 +210,11 @@ def real_crops():
 def test_the_shipped_model_keeps_real_faces_labels_when_mirrored_or_turned(shipped, untrained, real_crops):
     for changed in (["mirror"], ["turned +10", "turned -10"]):
         kept, chance = _invariance(shipped, real_crops, changed)
-        assert kept >= REAL_MOST and kept - chance >= REAL_ABOVE_CHANCE, f"{changed}: {kept:.2f} kept (chance {chance:.2f})"
+        assert kept >= REAL_MOST and kept - chance >= REAL_ABOVE_CHANCE, \
+            f"{changed}: {kept:.2f} kept (chance {chance:.2f})"
         kept, chance = _invariance(untrained, real_crops, changed)
-        assert not (kept >= REAL_MOST and kept - chance >= REAL_ABOVE_CHANCE), f"untrained passes too: {kept:.2f}, {chance:.2f}"
+        assert not (kept >= REAL_MOST and kept - chance >= REAL_ABOVE_CHANCE), \
+            f"untrained passes too: {kept:.2f}, {chance:.2f}"
 
 
 def test_the_shipped_model_is_not_sure_of_blank_or_noise_images(shipped, real_crops):

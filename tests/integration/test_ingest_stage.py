@@ -22,7 +22,8 @@ def test_stage_reads_the_tarball_and_names_its_member(tmp_path, tracking_uri) ->
     assert summary["input"]["path"] == "data/raw/fer2013.tar.gz"
     assert summary["input"]["member"] == "fer2013/fer2013.csv"
     assert summary["passed_over"] == [{"path": "data/raw/fer2013.tar.gz:fer2013/README",
-                                       "reason": "not a FER2013 file: not a CSV, an archive or a train/ or test/ folder"}]
+                                       "reason": "not a FER2013 file: not a CSV, an archive "
+                                                 "or a train/ or test/ folder"}]
     assert "reading FER2013 CSV (emotion,pixels,Usage) in the tar archive data/raw/fer2013.tar.gz, member " \
            "fer2013/fer2013.csv" in result.stderr
     assert "passed over data/raw/fer2013.tar.gz:fer2013/README" in result.stderr

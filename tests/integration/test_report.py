@@ -68,7 +68,8 @@ def write_outputs(root: Path, source: str, models=MODELS, seed: int = 3) -> dict
         write_npz(root / f"reports/predictions/{name}.npz", validation=p_val, test=p_test,
                   validation_labels=y_val, test_labels=test.labels)
         write_text(root / f"reports/evaluation/{name}_classification_report.txt",
-                   f"{name}: validation\n\n{study_report(y_val, p_val)}\n{name}: test\n\n{study_report(test.labels, p_test)}")
+                   f"{name}: validation\n\n{study_report(y_val, p_val)}\n"
+                   f"{name}: test\n\n{study_report(test.labels, p_test)}")
     champion = rank_by_validation(metrics, "macro_f1")[0]
     write_json(root / "reports/leaderboard.json", {"select_by": "macro_f1", "models": [
         {"model": n, **{s: {k: metrics[n][s][k] for k in HEADLINE} for s in ("validation", "test")}}
@@ -212,10 +213,12 @@ def test_report_stage_writes_every_page_and_logs_them_to_mlflow(synthetic_report
         assert "analysis.classification_table" not in html  # code cells are left out
         assert not EXTERNAL.search(html)
     cnn_page = (pages / "cnn-none-relu.html").read_text(encoding="utf-8")
-    assert 'alt="Line charts of loss, accuracy and learning rate' in cnn_page and "weights kept from epoch 4" in cnn_page
+    assert 'alt="Line charts of loss, accuracy and learning rate' in cnn_page
+    assert "weights kept from epoch 4" in cnn_page
     assert 'alt="Grid of the most confidently misclassified test faces' in cnn_page
     assert "the 6 most confident are shown" in cnn_page  # report.n_mistakes from params.yaml
-    assert "No training curves: logreg is not trained epoch by epoch" in (pages / "logreg.html").read_text(encoding="utf-8")
+    assert "No training curves: logreg is not trained epoch by epoch" in \
+        (pages / "logreg.html").read_text(encoding="utf-8")
     assert "No training curves: the ensemble" in (pages / "ensemble.html").read_text(encoding="utf-8")
 
     source = (root / "reports/index.html").read_text(encoding="utf-8")
@@ -247,7 +250,8 @@ def test_index_in_chromium_offline_one_row_per_model(synthetic_report):
     assert shown["broken_images"] == 0 and shown["images"] == 2
     assert "SYNTHETIC DATA" in shown["text"] and "version 3" in shown["text"]
 
-    model_page = open_page(root / "reports/html/cnn-none-relu.html", ARTIFACTS / "report_model.png", viewport_width=1100)
+    model_page = open_page(root / "reports/html/cnn-none-relu.html", ARTIFACTS / "report_model.png",
+                           viewport_width=1100)
     assert model_page["errors"] == [] and model_page["foreign"] == [] and model_page["broken_images"] == 0
     assert model_page["images"] == 5  # confusion, F1 bars, training curves, mistakes, calibration
 

@@ -145,7 +145,8 @@ def test_image_claiming_a_huge_canvas_is_413_before_decoding(client):
 
 
 def test_bad_option_is_one_line_422(client):
-    _assert_refused(_post_file(client, face_crop_png(), "face.png", "image/png", whole_image="maybe"), 422, "whole_image")
+    _assert_refused(_post_file(client, face_crop_png(), "face.png", "image/png", whole_image="maybe"), 422,
+                    "whole_image")
 
 
 def test_mlflow_models_serve_answers_the_readme_payload(serve_standin, tmp_path):

@@ -197,7 +197,8 @@ def test_second_clone_pulls_from_s3_reproduces_nothing_and_serves_the_champion(t
     log = team_dir / "serve.log"
     started = time.monotonic()
     with open(log, "wb") as out:  # the documented command, run in the second clone
-        server = subprocess.Popen([sys.executable, "-m", "facial_emotion.serve", "--host", "127.0.0.1", "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "facial_emotion.serve", "--host", "127.0.0.1",
+                                   "--port", str(port)],
                                   cwd=clone_root, env={**clone.env, **QUIET_ENV}, stdout=out, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -244,7 +245,8 @@ def test_two_queue_workers_lose_no_run(team_copy, stack):
     rates = [0.0004, 0.0006]
     started = time.monotonic()
     try:
-        team_copy.dvc("exp", "run", "--queue", "-S", f"variants.{VARIANT}.learning_rate={','.join(map(str, rates))}", STAGE)
+        team_copy.dvc("exp", "run", "--queue",
+                      "-S", f"variants.{VARIANT}.learning_rate={','.join(map(str, rates))}", STAGE)
         team_copy.dvc("queue", "start", "-j", "2")
         deadline = time.monotonic() + 1500
         while time.monotonic() < deadline:
@@ -283,8 +285,8 @@ def _stop_mid_run(copy: PipelineCopy, stack: Stack, service: str, attempt_dir: P
     out_path, err_path = attempt_dir / "stdout", attempt_dir / "stderr"
     since = int(time.time() * 1000)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", STAGE], cwd=copy.root, env=copy.env,
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        process = subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", STAGE], cwd=copy.root,
+                                   env=copy.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     try:
         deadline, run = time.monotonic() + 900, None
         while run is None and time.monotonic() < deadline and process.poll() is None:
@@ -326,7 +328,8 @@ def test_server_or_database_stopped_mid_run_fails_fast_with_one_line_and_rerun_c
         assert attempt["stop_to_exit_s"] < attempt["longest_epoch_s"] + 30, attempt
         # No half output: nothing in the stage's output folder, no temp file elsewhere, and DVC recorded nothing.
         assert not folder.exists() or not list(folder.iterdir()), sorted(p.name for p in folder.iterdir())
-        assert not list(team_copy.root.glob("models/**/.*.tmp*")) and not list(team_copy.root.glob("reports/**/.*.tmp*"))
+        assert not list(team_copy.root.glob("models/**/.*.tmp*"))
+        assert not list(team_copy.root.glob("reports/**/.*.tmp*"))
         assert yaml.safe_load(lock.read_text())["stages"][STAGE] == recorded
         FIGURES[f"fault_{service}"] = {**attempt, "error": errors[0], "restart_s": stack.command("start", service)}
         attempts.append(attempt)

@@ -67,7 +67,8 @@ def test_train_stage_writes_model_history_and_mlflow_run(tmp_path, monkeypatch):
     logged = mlflow.keras.load_model(info["model_uri"])
     saved = keras.models.load_model(folder / "model.keras")
     faces = FaceDataset.load(tmp_path / "data/processed/val.npz").images[:8, :, :, None].astype(np.float32)
-    np.testing.assert_allclose(np.asarray(logged(faces, training=False)), np.asarray(saved(faces, training=False)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(logged(faces, training=False)), np.asarray(saved(faces, training=False)),
+                               atol=1e-6)
     signature = mlflow.models.get_model_info(info["model_uri"]).signature
     assert list(signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 48, 48, 1]
     # The model's environment names the backend it runs on (MLflow's own inference fell back to keras alone).

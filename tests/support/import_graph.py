@@ -74,7 +74,8 @@ def package_files(root: Path, entry_points: list[Path]) -> set[Path]:
                 path = module_file(root, ".".join(parts[:i]))
                 if path is not None and path not in seen:
                     seen.add(path)
-                    todo.append((path.read_text(encoding="utf-8"), _module_name(root, path), path.name == "__init__.py"))
+                    todo.append((path.read_text(encoding="utf-8"), _module_name(root, path),
+                                 path.name == "__init__.py"))
     return seen
 
 

@@ -64,7 +64,8 @@ class LocalServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise RuntimeError(f"server did not answer {self.health_path} within {self.start_timeout:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(f"server did not answer {self.health_path} within {self.start_timeout:.0f} s:\n"
+                           f"{self.log_tail()}")
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -68,7 +68,8 @@ def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.support.serve_standin", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True, help="folder for the throwaway MLflow store (mlflow.db, mlartifacts/)")
+    parser.add_argument("--store", required=True,
+                        help="folder for the throwaway MLflow store (mlflow.db, mlartifacts/)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"registered model name (default: {DEFAULT_NAME})")
     args = parser.parse_args(argv)
     uri = register(args.store, args.name)

@@ -29,7 +29,8 @@ def test_study1_cnn_is_the_studys_network(activation):
     assert isinstance(model.layers[1], keras.layers.Rescaling)
     assert model.layers[1].scale == pytest.approx(1 / 255)
     assert sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) == 4
-    assert {layer.activation.__name__ for layer in model.layers if isinstance(layer, keras.layers.Activation)} == {activation}
+    assert {layer.activation.__name__ for layer in model.layers
+            if isinstance(layer, keras.layers.Activation)} == {activation}
 
 
 def test_default_params_build_the_study1_network(cnn_params):
@@ -75,14 +76,16 @@ def test_model_takes_raw_pixels():
 
 
 def test_augmentation_changes_training_batches_only():
-    augmentation = build_augmentation({"flip": True, "rotation": 0.1, "shift": 0.1, "zoom": 0.1, "contrast": 0.2}, seed=1)
+    augmentation = build_augmentation({"flip": True, "rotation": 0.1, "shift": 0.1, "zoom": 0.1, "contrast": 0.2},
+                                      seed=1)
     assert len(augmentation.layers) == 5
     x = np.random.default_rng(0).random((8, 48, 48, 1)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(augmentation(x, training=False)), x)
     assert not np.allclose(np.asarray(augmentation(x, training=True)), x)
     model = build_compact(augmentation=augmentation)
     assert model.get_layer("augmentation") is augmentation
-    np.testing.assert_array_equal(np.asarray(model(x * 255, training=False)), np.asarray(model(x * 255, training=False)))
+    np.testing.assert_array_equal(np.asarray(model(x * 255, training=False)),
+                                  np.asarray(model(x * 255, training=False)))
     assert build_augmentation({}, seed=1) is None
 
 
@@ -102,7 +105,8 @@ def test_squeeze_excite_gates_every_compact_block():
     model = build_compact(blocks=(16, 32, 64, 128), se_ratio=8)
     gates = [layer for layer in model.layers if isinstance(layer, keras.layers.Multiply)]
     assert [gate.name for gate in gates] == [f"block{b}_se_scale" for b in range(1, 5)]
-    assert [model.get_layer(f"block{b}_se_reduce").filters for b in range(1, 5)] == [4, 4, 8, 16]  # channels / 8, at least 4
+    # channels / 8, at least 4
+    assert [model.get_layer(f"block{b}_se_reduce").filters for b in range(1, 5)] == [4, 4, 8, 16]
     assert not any(isinstance(layer, keras.layers.Multiply) for layer in build_compact().layers)  # 0 = off, the default
     x = np.random.default_rng(6).integers(0, 256, size=(2, 48, 48, 1)).astype(np.float32)
     gate = keras.Model(model.inputs[0], model.get_layer("block1_se_expand").output)(x)
@@ -119,7 +123,8 @@ def test_same_stem_padding_keeps_48x48_maps_at_the_same_parameter_count():
 def test_pool_shortcuts_carry_no_weights_and_pass_the_input_through():
     conv, pool = build_compact(), build_compact(shortcut="pool")
     # mini-Xception's four 1x1 projections (8x16, 16x32, 32x64, 64x128) and their batch norms are gone
-    assert conv.count_params() - pool.count_params() == (8 * 16 + 16 * 32 + 32 * 64 + 64 * 128) + 4 * (16 + 32 + 64 + 128)
+    assert conv.count_params() - pool.count_params() == \
+        (8 * 16 + 16 * 32 + 32 * 64 + 64 * 128) + 4 * (16 + 32 + 64 + 128)
     assert build_compact(base_filters=16, blocks=(32, 64, 112, 152), se_ratio=8, stem_padding="same",
                          shortcut="pool").count_params() == 98_412  # the width this frees, spent on blocks 3 and 4
     x = np.random.default_rng(7).normal(size=(2, 44, 44, 8)).astype(np.float32)
@@ -173,7 +178,8 @@ def test_crop_keeps_the_compact_parameter_count_and_builds_every_architecture():
         out = np.asarray(cropped(faces, training=training))
         assert out.shape == (4, 7)
         np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(cropped(faces, training=False)), np.asarray(cropped(faces, training=False)))
+    np.testing.assert_array_equal(np.asarray(cropped(faces, training=False)),
+                                  np.asarray(cropped(faces, training=False)))
     # the flattened heads see 40x40 maps in training and at inference alike: fewer dense inputs
     study1 = build_model("study1", "relu", read_params().cnn.model_dump(), {"crop": 40})
     assert study1.count_params() < 1_909_255

@@ -65,8 +65,8 @@ def test_every_package_file_a_stage_imports_is_a_dependency(name, stage, item):
     used = package_files(REPO, [module, *notebooks])
     assert REPO / "facial_emotion/params/schema.py" in used  # the graph is followed (every stage checks params)
     missing = sorted(str(f.relative_to(REPO)) for f in used
-                     if not any(f.relative_to(REPO).as_posix() == d or f.relative_to(REPO).as_posix().startswith(d + "/")
-                                for d in deps))
+                     if not any(f.relative_to(REPO).as_posix() == d
+                                or f.relative_to(REPO).as_posix().startswith(d + "/") for d in deps))
     assert not missing, f"dvc.yaml stage {name} runs these files but does not depend on them: {', '.join(missing)}"
 
 
@@ -80,7 +80,8 @@ def test_a_stages_params_in_dvc_yaml_are_exactly_those_it_reads(name, stage, ite
         else:
             listed.add(fill(entry, item))
     declared = {key.format(**item) for key in declared_params(stage_module(stage))}
-    assert listed == declared, f"dvc.yaml stage {name} lists params {sorted(listed)}, its module reads {sorted(declared)}"
+    assert listed == declared, \
+        f"dvc.yaml stage {name} lists params {sorted(listed)}, its module reads {sorted(declared)}"
 
 
 def test_the_model_lists_agree():
@@ -91,7 +92,8 @@ def test_the_model_lists_agree():
         {f"models/{n}" for n in cnns}
     for stage in ("evaluate", "report"):
         models = {d.removeprefix("models/") for d in DVC[stage]["deps"] if d.startswith("models/")}
-        assert models == trained, f"dvc.yaml {stage} depends on models {sorted(models)}, the stages train {sorted(trained)}"
+        assert models == trained, \
+            f"dvc.yaml {stage} depends on models {sorted(models)}, the stages train {sorted(trained)}"
     variants = yaml.safe_load((REPO / "params.yaml").read_text())["variants"]
     assert set(variants) == cnns, "params.yaml variants are the CNNs of dvc.yaml's train matrix (evaluate scores those)"
 

@@ -53,8 +53,9 @@ def test_the_face_is_found_in_gray_bgr_and_bgra_alike(astronaut_bgr, kind):
     detector = create_detector(DetectorParams() if kind == "yunet" else HAAR)
     results = [detector.detect(image).boxes for image in
                (astronaut_bgr, to_gray(astronaut_bgr), cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2BGRA))]
+    expected = ASTRONAUT_YUNET[None] if kind == "yunet" else ASTRONAUT_FACE[None]
     for boxes in results:
-        assert len(boxes) == 1 and iou(boxes, ASTRONAUT_YUNET[None] if kind == "yunet" else ASTRONAUT_FACE[None]).max() > 0.7
+        assert len(boxes) == 1 and iou(boxes, expected).max() > 0.7
     np.testing.assert_array_equal(results[0], results[2])  # BGRA is BGR to both
 
 
@@ -83,7 +84,8 @@ def test_a_face_at_the_border_keeps_its_square_shape():
     image = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100).astype(np.uint8)
     region = crop_region(image, np.array([-10, 80, 40, 40]), CropParams(margin=0.25, shift=0.0))
     assert region.shape == (60, 60)
-    assert crop_faces(image, Detections(np.array([[-10, 80, 40, 40]])), CropParams(margin=0.1, shift=0.0)).shape == (1, 48, 48)
+    assert crop_faces(image, Detections(np.array([[-10, 80, 40, 40]])),
+                      CropParams(margin=0.1, shift=0.0)).shape == (1, 48, 48)
 
 
 @pytest.mark.parametrize("kind", ["yunet", "haar"])

@@ -64,7 +64,8 @@ def test_colour_image_of_another_size_becomes_gray_48x48(tmp_path) -> None:
     write_image(tmp_path / "train" / "fear" / "big.png", colour)
     ds, _ = read_image_folders(tmp_path)
     assert ds.images.shape == (1, IMAGE_SIZE, IMAGE_SIZE) and ds.images.dtype == np.uint8
-    expected = cv2.resize(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    expected = cv2.resize(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), (IMAGE_SIZE, IMAGE_SIZE),
+                          interpolation=cv2.INTER_AREA)
     assert np.abs(ds.images[0].astype(int) - expected).max() <= 1
     assert ds.labels.tolist() == [EMOTIONS.index("fear")]
 

@@ -49,12 +49,14 @@ def test_empty_raw_dir_auto_is_synthetic(tmp_path) -> None:
 
 
 def test_empty_raw_dir_csv_is_an_error(tmp_path) -> None:
-    with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'csv' but there is no FER2013 CSV here. Found: nothing. Understood: "):
+    with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'csv' but there is no FER2013 CSV here. "
+                                          "Found: nothing. Understood: "):
         resolve_source(tmp_path, "csv")
 
 
 def test_empty_raw_dir_folders_is_an_error(tmp_path) -> None:
-    with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'folders' but there are no FER2013 image folders here"):
+    with pytest.raises(IngestError,
+                       match=f"^{tmp_path}: data.source is 'folders' but there are no FER2013 image folders here"):
         resolve_source(tmp_path, "folders")
 
 

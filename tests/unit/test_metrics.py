@@ -87,7 +87,8 @@ def test_confusion_records_name_actual_and_predicted() -> None:
 
 
 def metrics_of(validation: float, test: float) -> dict[str, dict[str, float]]:
-    return {"validation": {"macro_f1": validation, "accuracy": validation}, "test": {"macro_f1": test, "accuracy": test}}
+    return {"validation": {"macro_f1": validation, "accuracy": validation},
+            "test": {"macro_f1": test, "accuracy": test}}
 
 
 def test_champion_is_chosen_on_validation_even_when_test_disagrees() -> None:
@@ -138,7 +139,8 @@ def test_comparison_names_the_split_its_figures_come_from(strategy, test_is_vali
                                                  (["PrivateTest"] * 20, None), (["PublicTest"] * 20, None)])
 def test_private_test_is_scored_apart_only_beside_public_test(usage, private_rows) -> None:
     probs = probabilities_for(Y_PRED)
-    test = FaceDataset(images=np.zeros((20, 48, 48), np.uint8), labels=Y_TRUE, usage=np.array(usage), rows=np.arange(20))
+    test = FaceDataset(images=np.zeros((20, 48, 48), np.uint8), labels=Y_TRUE, usage=np.array(usage),
+                       rows=np.arange(20))
     result = score(Y_TRUE, probs, test, probs)
     if private_rows is None:
         assert set(result) == {"validation", "test"}

@@ -59,7 +59,8 @@ BAD = [  # (changes, the one line expected, after "params.yaml ")
     ({"variants.cnn-none-relu": {"optimizer": "adam", "weight_decay": 0.1}},
      "variants.cnn-none-relu.weight_decay: got 0.1, only optimizer adamw decays weights"),
     ({"variants.cnn-none-reluu": {}}, "variants.cnn-none-reluu: not a CNN variant: names are "
-                                      "cnn-<none|class_weight|smote>-<relu|elu|gelu|swish|selu> (did you mean 'cnn-none-relu'?)"),
+                                      "cnn-<none|class_weight|smote>-<relu|elu|gelu|swish|selu> "
+                                      "(did you mean 'cnn-none-relu'?)"),
     ({"variants.cnn-none-relu": 5}, "variants.cnn-none-relu: must be a mapping of `train` keys to override"),
     ({"train.batch_size": 0}, "train.batch_size: got 0, must be >= 1"),
     ({"train.epochs": -1}, "train.epochs: got -1, must be >= 1"),
@@ -84,7 +85,8 @@ BAD = [  # (changes, the one line expected, after "params.yaml ")
     ({"train.optimizer": "adamw", "train.weight_decay_exclude": ["gamma", ""]},
      'train.weight_decay_exclude[1]: got "", must not be empty'),
     ({"train.optimizer": "rmsprop"}, "train.optimizer: got \"rmsprop\", must be 'adam', 'adamw' or 'sgd'"),
-    ({"train.lr_schedule": "cosine_time"}, "train.time_budget_minutes: got null, lr_schedule cosine_time needs a time budget"),
+    ({"train.lr_schedule": "cosine_time"},
+     "train.time_budget_minutes: got null, lr_schedule cosine_time needs a time budget"),
     ({"train.time_budget_minutes": 0}, "train.time_budget_minutes: got 0, must be > 0"),
     ({"train.onecycle.warmup_fraction": 1.0}, "train.onecycle.warmup_fraction: got 1.0, must be < 1"),
     ({"train.onecycle.div_factor": 0.5}, "train.onecycle.div_factor: got 0.5, must be >= 1"),
@@ -94,10 +96,12 @@ BAD = [  # (changes, the one line expected, after "params.yaml ")
     ({"train.min_learning_rate": 0.1}, "train.min_learning_rate: got 0.1, the learning-rate floor must not exceed"),
     ({"baselines.svm.gamma": -1}, "baselines.svm.gamma: got -1, must be 'scale' or > 0"),
     ({"baselines.logreg.n_jobs": 0}, "baselines.logreg.n_jobs: got 0, must be >= 1 or -1"),
-    ({"balance.flip_classes": ["disgust", "sadnes"]}, "balance.flip_classes: got [\"disgust\", \"sadnes\"], 'sadnes' is not a class"),
+    ({"balance.flip_classes": ["disgust", "sadnes"]},
+     "balance.flip_classes: got [\"disgust\", \"sadnes\"], 'sadnes' is not a class"),
     ({"evaluate.select_by": "f1"}, 'evaluate.select_by: got "f1", must be a validation metric'),
     ({"demo.detector.kind": "mtcnn"}, "demo.detector.kind: got \"mtcnn\", must be 'yunet' or 'haar'"),
-    ({"demo.detector.haar.min_size": [0, 30]}, "demo.detector.haar.min_size: got [0, 30], must be [width, height], each >= 1"),
+    ({"demo.detector.haar.min_size": [0, 30]},
+     "demo.detector.haar.min_size: got [0, 30], must be [width, height], each >= 1"),
     ({"demo.detector.haar.min_size": [30]}, "demo.detector.haar.min_size[1]: missing: the list is too short"),
     ({"demo.detector.kind": "haar"}, "demo.detector.align: got true, needs eye landmarks, which haar does not give"),
     ({"serve.port": 70000}, "serve.port: got 70000, must be <= 65535"),
@@ -147,7 +151,8 @@ def test_yaml_reads_numbers_as_yaml_1_2_and_refuses_a_key_written_twice(tmp_path
 
 def test_old_names_work_for_one_release_with_a_warning(base):
     old = edited(base, {"cnn.architecture": "seed", "split.strategy": "seed", "augmentation.erasing": 0.0,
-                        "cnn.compact.feature_dropout": 0.0, "train.reduce_lr.min_lr": base["train"]["min_learning_rate"]})
+                        "cnn.compact.feature_dropout": 0.0,
+                        "train.reduce_lr.min_lr": base["train"]["min_learning_rate"]})
     old["cnn"]["seed"] = old["cnn"].pop("study1")
     params, notes = validate(old)
     assert params.cnn.architecture == "study1" and params.split.strategy == "study1"
@@ -206,12 +211,14 @@ STAGE_CASES = [  # (stage and its arguments, changes, the line expected on stder
     (["preprocess"], {"seed": "abc"}, 'seed: got "abc", must be a whole number'),
     (["balance"], {"balance.smote.k_neighbors": 0}, "balance.smote.k_neighbors: got 0, must be >= 1"),
     (["eda"], {"train.batch_size": DELETE}, "train.batch_size: missing; every key is required (see docs/params.md)"),
-    (["train", "--balance", "smote", "--activation", "elu"], {"variants.cnn-smote-elu": {"early_stopping": {"patiense": 3}}},
+    (["train", "--balance", "smote", "--activation", "elu"],
+     {"variants.cnn-smote-elu": {"early_stopping": {"patiense": 3}}},
      "variants.cnn-smote-elu.early_stopping.patiense: unknown key (did you mean 'patience'?)"),
 ]
 
 
-@pytest.mark.parametrize("command, changes, expected", STAGE_CASES, ids=[f"{c[0]}-{next(iter(ch))}" for c, ch, _ in STAGE_CASES])
+@pytest.mark.parametrize("command, changes, expected", STAGE_CASES,
+                         ids=[f"{c[0]}-{next(iter(ch))}" for c, ch, _ in STAGE_CASES])
 def test_a_stage_stops_on_a_bad_param_with_one_line_before_any_work(project, command, changes, expected):
     write_params(project, changes)
     before = files_in(project)

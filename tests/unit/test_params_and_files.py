@@ -29,8 +29,8 @@ def test_read_yaml_reads_a_mapping(tmp_path) -> None:
 
 def test_the_repositorys_params_yaml_is_valid() -> None:
     params = read_params(REPO / "params.yaml")
-    assert isinstance(params.seed, int) and params.variants.keys() == {f"cnn-{b}-{a}" for b in ("none", "class_weight", "smote")
-                                                                       for a in ("relu", "elu")}
+    assert isinstance(params.seed, int) and params.variants.keys() == {
+        f"cnn-{b}-{a}" for b in ("none", "class_weight", "smote") for a in ("relu", "elu")}
 
 
 def test_missing_params_file(tmp_path) -> None:

@@ -98,7 +98,8 @@ def test_runs_left_running_by_dead_processes_on_this_host_are_marked_failed(stor
             "other_host": {**mine, HOST: "another-machine", PID: str(_dead_pid())},
             "untagged": {},
         }
-        ids = {name: store.create_run(experiment_id, tags=tags, run_name=name).info.run_id for name, tags in runs.items()}
+        ids = {name: store.create_run(experiment_id, tags=tags, run_name=name).info.run_id
+               for name, tags in runs.items()}
         with caplog.at_level(logging.WARNING, logger="facial_emotion.abandoned_runs"):
             with tracking.stage_run("ingest", experiment="stale-test") as run:
                 statuses = {name: store.get_run(run_id).info.status for name, run_id in ids.items()}

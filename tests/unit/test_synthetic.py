@@ -60,11 +60,13 @@ def test_gzip_holds_the_same_csv(tmp_path) -> None:
 CV_CPU_AVX2 = 11  # OpenCV's CpuFeatures enum value; cv2 does not export the name
 _HASH_FACES = (
     "import cv2, hashlib; from facial_emotion.data.synthetic import generate_faces; "
-    f"print(cv2.checkHardwareSupport({CV_CPU_AVX2}), hashlib.sha256(generate_faces(350, seed=3)[0].tobytes()).hexdigest())"
+    f"print(cv2.checkHardwareSupport({CV_CPU_AVX2}), "
+    "hashlib.sha256(generate_faces(350, seed=3)[0].tobytes()).hexdigest())"
 )
 
 
-@pytest.mark.skipif(not cv2.checkHardwareSupport(CV_CPU_AVX2), reason="this CPU has no AVX2: no other code path to compare")
+@pytest.mark.skipif(not cv2.checkHardwareSupport(CV_CPU_AVX2),
+                    reason="this CPU has no AVX2: no other code path to compare")
 def test_same_seed_gives_the_same_faces_without_avx2(faces) -> None:
     """OpenCV picks SIMD code by CPU; the faces must not depend on it (they did: the float blur rounded differently)."""
     env = {**os.environ, "OPENCV_CPU_DISABLE": "AVX2"}
