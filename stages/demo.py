@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     from facial_emotion.faces.outputs import GRID, PREVIEW, SUMMARY, TIMELINE
     from facial_emotion.faces.sources import open_source
 
-    settings = DemoSettings.from_params(demo_cfg, seed)
+    settings = DemoSettings.from_section(params.demo, seed)
     source = open_source(params.demo.source, settings.clip)
     with tracking.stage_run("demo", {"demo": demo_cfg, "seed": seed, "registry": {"model_name": registered}},
                             champion.get("data_source"), champion.get("data_sha256"), experiment=experiment) as run:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import PipelineError
-from ..params import ParamsError
+from ..params.demo import DemoSection
 from .analyzer import FrameAnalyzer
 from .classifier import EmotionClassifier
 from .detect import DetectorParams, create_detector
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 DEFAULT_REGISTERED_MODEL = "facial-emotion"
 DEFAULT_OUT = "reports/demo-live"
 WINDOW_TITLE = "facial emotion (q quits)"
-DEMO_KEYS = {"source", "annotated_video", "clip", "detector", "tracker", "full_scan_every", "crop_px", "grid",
-             "max_frames"}
 
 
 class DemoError(PipelineError, RuntimeError):
@@ -60,28 +58,15 @@ class DemoSettings:
     max_frames: int | None = None
 
     @classmethod
-    def from_params(cls, demo: Mapping[str, Any], seed: int = 42) -> DemoSettings:
-        """From params.yaml's `demo:` section (`source` and `annotated_video` are the stage's own)."""
-        unknown = sorted(set(demo) - DEMO_KEYS)
-        if unknown:
-            raise ParamsError(f"params.yaml demo: unknown key(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(DEMO_KEYS))}")
-        grid = demo.get("grid") or {}
-        settings = cls(
-            detector=DetectorParams.from_dict(demo.get("detector")),
-            tracker=TrackerParams.from_dict(demo.get("tracker")),
-            clip=ClipParams.from_dict(demo.get("clip")),
-            full_scan_every=int(demo.get("full_scan_every", cls.full_scan_every)),
-            crop_px=int(demo.get("crop_px", cls.crop_px)),
-            grid_size=int(grid.get("size", cls.grid_size)),
-            grid_columns=int(grid.get("columns", cls.grid_columns)),
-            seed=int(seed),
-            max_frames=demo.get("max_frames"),
-        )
-        if settings.full_scan_every < 1 or settings.crop_px < 16 or settings.grid_size < 1 or settings.grid_columns < 1:
-            raise ParamsError("params.yaml demo: full_scan_every, grid.size and grid.columns must be >= 1, "
-                              "crop_px >= 16")
-        return settings
+    def from_section(cls, demo: DemoSection | None, seed: int = 42) -> DemoSettings:
+        """From params.yaml's validated `demo:` section (its checks live in the params schema only);
+        the defaults without one. `source` and `annotated_video` are the stage's own."""
+        if demo is None:
+            return cls(seed=seed)
+        return cls(detector=demo.detector, tracker=TrackerParams(**demo.tracker.model_dump()),
+                   clip=ClipParams(**demo.clip.model_dump()), full_scan_every=demo.full_scan_every,
+                   crop_px=demo.crop_px, grid_size=demo.grid.size, grid_columns=demo.grid.columns, seed=seed,
+                   max_frames=demo.max_frames)
 
 
 class Window:
@@ -239,8 +224,8 @@ def settings_from_file(path: str | Path = "params.yaml") -> tuple[DemoSettings, 
 
     if not Path(path).exists():
         return DemoSettings(), {}
-    params = read_params(path).model_dump()  # validated by params.yaml's schema
-    return DemoSettings.from_params(params.get("demo") or {}, params.get("seed", 42)), params
+    params = read_params(path)  # validated by params.yaml's schema
+    return DemoSettings.from_section(params.demo, params.seed), params.model_dump()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -8,20 +8,16 @@ while it moves, and one odd frame cannot change what is shown.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, fields
-from typing import Any
-from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..params import ParamsError
 from .boxes import iou
-
-SMOOTHING = ("ema", "window")
-
 
 @dataclass(frozen=True)
 class TrackerParams:
+    """params.yaml `demo.tracker`, checked by the params schema (params/demo.py TrackerSection)."""
+
     iou_threshold: float = 0.3  # a detection continues a track when their boxes overlap at least this much
     smoothing: str = "ema"      # ema (exponential moving average) | window (mean of the last `window` frames)
     alpha: float = 0.5          # EMA weight of the newest frame (1.0 = no smoothing)
@@ -29,25 +25,6 @@ class TrackerParams:
     hold_frames: int = 3        # frames a new emotion must lead before the label changes
     min_hits: int = 3           # consecutive detections before a new face is shown (drops one-frame false alarms)
     max_missed: int = 10        # frames a face may go undetected before its track ends
-
-    def __post_init__(self) -> None:
-        where = "params.yaml demo.tracker"
-        if self.smoothing not in SMOOTHING:
-            raise ParamsError(f"{where}.smoothing: must be one of {', '.join(SMOOTHING)}, not {self.smoothing!r}")
-        if not 0.0 < self.alpha <= 1.0:
-            raise ParamsError(f"{where}.alpha: must be in (0, 1], not {self.alpha}")
-        if min(int(self.window), int(self.hold_frames), int(self.min_hits)) < 1 or int(self.max_missed) < 0:
-            raise ParamsError(f"{where}: window, hold_frames and min_hits must be >= 1, max_missed >= 0")
-        if not 0.0 < self.iou_threshold <= 1.0:
-            raise ParamsError(f"{where}.iou_threshold: must be in (0, 1], not {self.iou_threshold}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.tracker") -> TrackerParams:
-        values = dict(values or {})
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ParamsError(f"params.yaml {where}: unknown key(s) {', '.join(unknown)}")
-        return cls(**values)
 
 
 class ProbabilitySmoother:

@@ -161,8 +161,7 @@ def test_the_demo_uses_the_configured_detector(tmp_path, kind):
     photo.parent.mkdir()
     # Haar boxes this suit and tie as a face; YuNet does not (tests/assets/faces, facerec-alex-lacamoire1.jpg).
     cv2.imwrite(str(photo), cv2.imread(str(PHOTOS / "facerec-alex-lacamoire1.jpg")))
-    detector = {"kind": kind, "align": kind == "yunet"}
-    settings = DemoSettings.from_params({"detector": detector})
+    settings = DemoSettings(detector=DetectorParams(kind=kind, align=kind == "yunet"))
     summary = run_demo(open_source(photo.parent, settings.clip), _constant_classifier(), settings, tmp_path / "out")
     assert summary["detector"] == kind and summary["aligned"] == (kind == "yunet")
     assert summary["face_detections"] == (1 if kind == "yunet" else 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from facial_emotion.faces.sources import Frame
 from facial_emotion.faces.tracker import FaceTracker, LabelHysteresis, ProbabilitySmoother, TrackerParams
 from facial_emotion.labels import EMOTIONS
 from facial_emotion.params import ParamsError
+
+REPO = Path(__file__).resolve().parents[2]
 
 HAPPY, SAD, ANGER = EMOTIONS.index("happiness"), EMOTIONS.index("sadness"), EMOTIONS.index("anger")
 
@@ -124,11 +128,35 @@ def test_a_face_missed_for_a_few_frames_keeps_its_id_then_its_track_ends():
     assert (state.track_id, state.new) == (2, True)
 
 
-def test_unknown_or_bad_tracker_params_are_one_line_errors():
-    with pytest.raises(ParamsError, match="unknown key"):
-        TrackerParams.from_dict({"hold": 3})
-    with pytest.raises(ParamsError, match="smoothing"):
-        TrackerParams(smoothing="median")
+@pytest.mark.parametrize(("tracker", "message"), [
+    ({"hold": 3}, "demo.tracker.hold"),
+    ({"smoothing": "median"}, "demo.tracker.smoothing"),
+    ({"alpha": 0}, "demo.tracker.alpha"),
+    ({"max_missed": -1}, "demo.tracker.max_missed"),
+])
+def test_unknown_or_bad_tracker_params_are_one_line_errors(tracker, message):
+    from facial_emotion.params import read_yaml, validate
+
+    raw = read_yaml(REPO / "params.yaml")
+    raw["demo"]["tracker"].update(tracker)
+    with pytest.raises(ParamsError, match=message.replace(".", r"\.")) as error:
+        validate(raw)
+    assert "\n" not in str(error.value)
+
+
+def test_demo_settings_come_from_the_validated_section():
+    from facial_emotion.faces.demo import DemoSettings
+    from facial_emotion.params import read_yaml, validate
+
+    raw = read_yaml(REPO / "params.yaml")
+    raw["demo"]["tracker"]["hold_frames"] = 7
+    raw["demo"]["clip"]["frames"] = 11
+    raw["demo"]["grid"]["columns"] = 3
+    params = validate(raw)[0]
+    settings = DemoSettings.from_section(params.demo, params.seed)
+    assert (settings.tracker.hold_frames, settings.clip.frames, settings.grid_columns) == (7, 11, 3)
+    assert settings.detector == params.demo.detector and settings.seed == params.seed
+    assert DemoSettings.from_section(None) == DemoSettings()
 
 
 def test_timeline_has_one_segment_per_steady_label_with_start_and_end():
