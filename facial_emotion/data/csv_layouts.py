@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .dataset import IngestError
+from .fer_csv import plain_lines
 from .fer_csv_arrow import HEADER
 
 KNOWN_NAMES = ("fer2013.csv", "icml_face_data.csv", "train.csv", "test.csv")  # also as .csv.gz
@@ -71,13 +72,7 @@ def to_fer2013(raw: bytes, layout: CsvLayout, name: str, on_bad_row: str) -> tup
     later line numbers still match) and notes. Everything else is the parser's to check."""
     if not layout.usable:
         raise IngestError(f"{name}: {layout.describe()}")
-    notes: list[str] = []
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-        notes.append("the file starts with a UTF-8 byte-order mark (ignored)")
-    if b"\r" in raw:
-        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        notes.append("Windows (CRLF) line endings (read as LF)")
+    raw, notes = plain_lines(raw)
     if layout.name == "training_only":
         notes.append("Kaggle's train.csv holds FER2013's Training rows only: every row is read as Training, "
                      "and there is no PublicTest or PrivateTest (use split.strategy: study1)")

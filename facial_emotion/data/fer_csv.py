@@ -88,13 +88,8 @@ def read_fer_csv(path: str | Path, on_bad_row: str = "error", fast: bool = True)
         return dataset, sha256.result()
 
 
-def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "error", fast: bool = True) -> FaceDataset:
-    """Parse CSV bytes. `name` is used in messages; `on_bad_row` is 'error' or 'skip'.
-
-    `fast`: try the Arrow path first (falls back to the exact parser on anything irregular);
-    False runs the exact parser alone (tests compare the two)."""
-    if on_bad_row not in ("error", "skip"):
-        raise IngestError(f"ingest.on_bad_row must be 'error' or 'skip', not {on_bad_row!r}")
+def plain_lines(raw: bytes) -> tuple[bytes, list[str]]:
+    """Without a UTF-8 byte-order mark and with LF line endings, and notes saying what was changed."""
     notes: list[str] = []
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -102,6 +97,17 @@ def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "er
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         notes.append("Windows (CRLF) line endings (read as LF)")
+    return raw, notes
+
+
+def parse_fer_bytes(raw: bytes, name: str = "fer2013.csv", on_bad_row: str = "error", fast: bool = True) -> FaceDataset:
+    """Parse CSV bytes. `name` is used in messages; `on_bad_row` is 'error' or 'skip'.
+
+    `fast`: try the Arrow path first (falls back to the exact parser on anything irregular);
+    False runs the exact parser alone (tests compare the two)."""
+    if on_bad_row not in ("error", "skip"):
+        raise IngestError(f"ingest.on_bad_row must be 'error' or 'skip', not {on_bad_row!r}")
+    raw, notes = plain_lines(raw)
     if b'"' in raw:
         raw = raw.replace(b'"', b"")  # some exports quote the pixels field; no field holds a quote
     if not raw or raw.isspace():
