@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,17 @@ def fer2013_path() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _mlflow_environment_stays_in_its_test():
-    """mlflow.set_tracking_uri / set_registry_uri write MLFLOW_* into os.environ, where every later
-    test's subprocesses would inherit them (a demo would find another test's champion)."""
+def _mlflow_uris_stay_in_their_test():
+    """mlflow.set_tracking_uri / set_registry_uri keep the URI in a module global and write it into
+    os.environ, where later tests (and their subprocesses) would use it: a client would look up
+    another test's registry. Both are put back after each test."""
     before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
     yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     for name in [k for k in os.environ if k.startswith("MLFLOW_") and k not in before]:
         del os.environ[name]
     os.environ.update(before)

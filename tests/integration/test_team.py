@@ -129,7 +129,7 @@ def team_copy(stack, team_dir) -> PipelineCopy:
 def _client(stack: Stack):
     from mlflow import MlflowClient
 
-    return MlflowClient(stack.uri)
+    return MlflowClient(stack.uri, registry_uri=stack.uri)
 
 
 def _runs(stack: Stack, filter_string: str = "") -> list:
