@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,17 @@ class PipelineCopy:
 
     def dvc(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run(str(Path(sys.executable).parent / "dvc"), *args, **kwargs)
+
+    def drain_queue(self, workers: int = 2, timeout: float = 1500, poll: float = 5) -> str:
+        """`dvc queue start -j <workers>`, then wait until nothing is queued or running (or `timeout`
+        seconds); returns the last `dvc queue status`."""
+        self.dvc("queue", "start", "-j", str(workers))
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.dvc("queue", "status", timeout=300).stdout
+            if ("Queued" not in status and "Running" not in status) or time.monotonic() > deadline:
+                return status
+            time.sleep(poll)
 
     @property
     def tracking_uri(self) -> str:

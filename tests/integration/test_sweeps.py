@@ -57,13 +57,7 @@ def test_queued_grid_lands_every_run_in_the_shared_server(pipeline_fork, mlflow_
     try:
         # Values the built pipeline never used: DVC's run-cache would restore those stages without running them.
         pipeline.dvc("exp", "run", "--queue", "-S", "variants.cnn-smote-elu.learning_rate=0.0004,0.0006")
-        pipeline.dvc("queue", "start", "-j", "2")
-        deadline = time.monotonic() + 1200
-        while time.monotonic() < deadline:
-            status = pipeline.dvc("queue", "status", timeout=300).stdout
-            if "Queued" not in status and "Running" not in status:
-                break
-            time.sleep(10)
+        status = pipeline.drain_queue(workers=2, timeout=1200, poll=10)
         assert status.count("Success") == 2, status
         shown = json.loads(pipeline.dvc("exp", "show", "--json").stdout)
     finally:

@@ -247,13 +247,7 @@ def test_two_queue_workers_lose_no_run(team_copy, stack):
     try:
         team_copy.dvc("exp", "run", "--queue",
                       "-S", f"variants.{VARIANT}.learning_rate={','.join(map(str, rates))}", STAGE)
-        team_copy.dvc("queue", "start", "-j", "2")
-        deadline = time.monotonic() + 1500
-        while time.monotonic() < deadline:
-            status = team_copy.dvc("queue", "status", timeout=300).stdout
-            if "Queued" not in status and "Running" not in status:
-                break
-            time.sleep(5)
+        status = team_copy.drain_queue(workers=2, timeout=1500)
     finally:
         team_copy.dvc("queue", "stop", "--kill", check=False)
     FIGURES["queued_sweep_2_workers_s"] = round(time.monotonic() - started, 1)
