@@ -39,13 +39,11 @@ def main(argv=None) -> None:
     images, labels = subsample(training.data.images, training.data.labels, section.max_train_samples, seed)
     name = args.model
     folder = model_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
     log.info("%s on %d training images (%s)", name, len(labels), balance)
     logged = {args.model: cfg, "balance": balance, "seed": seed}
     with tracking.stage_run(f"baseline@{name}", logged, training.data.source, training.data.sha256,
                             experiment=experiment, name=tracking.run_name(name)) as run:
         import mlflow
-        import skops.io
 
         mlflow.set_tags({"model_name": name, "model_kind": "baseline"})
         started = time.perf_counter()
@@ -62,13 +60,17 @@ def main(argv=None) -> None:
         train_accuracy = float((model.predict(images[probe]) == labels[probe]).mean())
         mlflow.log_metrics({"train_seconds": seconds, "train_accuracy": train_accuracy, "train_rows": len(labels)})
         log.info("%s trained in %.1fs (training accuracy %.3f on a 2,000-row sample)", name, seconds, train_accuracy)
-        with atomic_path(folder / SKLEARN_FILE) as tmp:
-            skops.io.dump(model, tmp)
         model_uri = log_model(model, "model", images[:4])
-        write_run_info(folder, {"model_name": name, "kind": "sklearn", "run_id": run.info.run_id,
-                                "model_uri": model_uri, "experiment_id": run.info.experiment_id,
-                                "train_seconds": round(seconds, 1), "train_rows": int(len(labels)),
-                                "data_source": training.data.source})
+    # The stage's outputs only once the MLflow run has everything: a tracking server that stops
+    # answering mid-stage leaves no half output.
+    import skops.io
+
+    with atomic_path(folder / SKLEARN_FILE) as tmp:
+        skops.io.dump(model, tmp)
+    write_run_info(folder, {"model_name": name, "kind": "sklearn", "run_id": run.info.run_id,
+                            "model_uri": model_uri, "experiment_id": run.info.experiment_id,
+                            "train_seconds": round(seconds, 1), "train_rows": int(len(labels)),
+                            "data_source": training.data.source})
 
 
 if __name__ == "__main__":
