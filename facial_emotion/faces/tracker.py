@@ -14,6 +14,7 @@ import numpy as np
 
 from .boxes import iou
 
+
 @dataclass(frozen=True)
 class TrackerParams:
     """params.yaml `demo.tracker`, checked by the params schema (params/demo.py TrackerSection)."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-from collections.abc import Mapping
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import Count, Name, NonNegative, Positive, Rate, Section, rule
-from .messages import ParamsError
 
 Unit = Annotated[float, Field(gt=0, le=1)]  # above 0, up to and including 1
 
@@ -94,27 +92,6 @@ class DetectorParams(_Section):
     def crop(self) -> CropParams:
         """The crop geometry of the chosen detector."""
         return self.yunet.crop if self.kind == "yunet" else self.haar.crop
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None, where: str = "demo.detector") -> DetectorParams:
-        """From a params section; a wrong or unknown key is a one-line ParamsError naming it."""
-        try:
-            return cls.model_validate(dict(values or {}))
-        except ValidationError as exc:
-            raise ParamsError(_one_line(exc, where)) from None
-
-
-def _one_line(exc: ValidationError, where: str) -> str:
-    problems = []
-    for error in exc.errors():
-        rule_key = (error["ctx"]["key"],) if error["type"] == "params_rule" else ()
-        path = ".".join(str(part) for part in (where, *error["loc"], *rule_key))
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        problems.append(f"{path}: {message}")
-    return "params.yaml " + "; ".join(problems)
-
 
 
 class TrackerSection(Section):

@@ -132,8 +132,8 @@ def test_align_needs_landmarks():
 
 
 def test_the_params_choose_the_detector(tmp_path):
-    assert isinstance(create_detector(DetectorParams.from_dict({"kind": "haar", "align": False})), HaarDetector)
-    assert isinstance(create_detector(DetectorParams.from_dict({})), YuNetDetector)
+    assert isinstance(create_detector(DetectorParams(kind="haar", align=False)), HaarDetector)
+    assert isinstance(create_detector(DetectorParams()), YuNetDetector)
     import yaml
 
     from facial_emotion.faces.demo import settings_from_file
