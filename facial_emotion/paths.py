@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 PARAMS_FILE = Path("params.yaml")
+DVC_LOCK = Path("dvc.lock")
 RECIPES_DIR = Path("recipes")  # named param overrides, run with `make recipe RECIPE=<name>`
 
 # data/: ingest -> interim -> processed splits -> balanced training sets

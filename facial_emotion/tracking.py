@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from .abandoned_runs import fail_abandoned_runs, process_tags
 from .errors import PipelineError, Stopped
-from .paths import repo_root
+from .paths import DVC_LOCK, REPORTS_DIR, repo_root
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +133,18 @@ def _in_queue_workspace() -> bool:
 
 
 def git_commit(root: Path | None = None) -> str:
-    """HEAD's commit (with '-dirty' when the tree has changes), or 'unknown' outside git."""
+    """HEAD's commit, with '-dirty' when tracked files other than the pipeline's own outputs changed
+    (`dvc repro` rewrites dvc.lock and reports/ as it goes: those alone are not a dirty tree), or
+    'unknown' outside git."""
     cwd = root or repo_root()
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
             return "unknown"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True,
-            timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+             f":(exclude,top){DVC_LOCK.as_posix()}", f":(exclude,top){REPORTS_DIR.as_posix()}"],
+            cwd=cwd, capture_output=True, text=True, timeout=10,
         )
         return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -139,3 +140,35 @@ def test_a_run_lookup_on_a_down_server_is_not_taken_for_a_missing_run(monkeypatc
         assert tracking.tracking_failure(caught.value) is not None
     finally:
         mlflow.set_tracking_uri(previous)  # (it also sets MLFLOW_TRACKING_URI; monkeypatch restores that after)
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+def test_the_commit_is_dirty_for_changed_code_or_params_not_for_the_pipelines_own_outputs(tmp_path):
+    for name in ("dvc.lock", "reports/metrics/cnn.json", "params.yaml", "facial_emotion/x.py", "sub/reports/a"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("0\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "first")
+    head = tracking.git_commit(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{40}", head)
+    (tmp_path / "dvc.lock").write_text("1\n")  # what every `dvc repro` does
+    (tmp_path / "reports" / "metrics" / "cnn.json").write_text("1\n")
+    (tmp_path / "reports" / "new.json").write_text("untracked\n")
+    assert tracking.git_commit(tmp_path) == head
+    assert tracking.git_commit(tmp_path / "facial_emotion") == head  # from a subfolder too
+    for name in ("params.yaml", "facial_emotion/x.py", "sub/reports/a"):
+        (tmp_path / name).write_text("1\n")
+        assert tracking.git_commit(tmp_path) == head + "-dirty", name
+        _git(tmp_path, "checkout", "--", name)
+    assert tracking.git_commit(tmp_path / "facial_emotion") == head
+    (tmp_path / "params.yaml").write_text("1\n")
+    assert tracking.git_commit(tmp_path / "facial_emotion") == head + "-dirty"
+
+
+def test_outside_git_the_commit_is_unknown(tmp_path):
+    assert tracking.git_commit(tmp_path) == "unknown"
