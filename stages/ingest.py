@@ -13,7 +13,7 @@ from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.ingest")
 
-PARAMS = ("seed", "mlflow.experiment", "data", "ingest")  # dvc.yaml lists the same keys
+PARAMS = ("seed", "mlflow.experiment", "data", "labels.source", "ingest")  # dvc.yaml lists the same keys
 
 INTERIM, SUMMARY = paths.INTERIM_FACES, paths.INGEST_SUMMARY
 
@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     data, ingest_params, seed = params.data, params.ingest, params.seed
     found = discover(data.raw_dir, data.source)  # what data/raw/ holds: a bad input fails first, in one line
     tracking.configure(params.mlflow.experiment)  # fail fast before the heavy work
-    result = ingest(data.raw_dir, data.source, ingest_params.on_bad_row, data.synthetic_rows, seed, found=found)
+    result = ingest(data.raw_dir, data.source, ingest_params.on_bad_row, data.synthetic_rows, seed, found=found,
+                    labels_source=params.labels.source)
     summary = summarise(result, ingest_params.blank_max_std)
     log.info("read %d rows from %s (%s); rejected %d; skipped %d files that are not faces; %d blank, "
              "%d duplicate copies; %d files or folders passed over", summary["rows"], result.input_path,

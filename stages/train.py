@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from facial_emotion import tracking
+from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.training_sets import load_training_set
@@ -17,7 +17,8 @@ from facial_emotion.params.training import ACTIVATIONS, BALANCES
 log = logging.getLogger("stages.train")
 
 # dvc.yaml lists the same keys; the variant's own overrides rerun only that variant.
-PARAMS = ("seed", "mlflow.experiment", "cnn", "augmentation", "train", "variants.cnn-{balance}-{activation}")
+PARAMS = ("seed", "mlflow.experiment", "labels", "cnn", "augmentation", "train",
+          "variants.cnn-{balance}-{activation}")
 
 
 def variant_name(balance: str, activation: str) -> str:
@@ -45,8 +46,15 @@ def main(argv=None) -> None:
     from facial_emotion.models.resume import TrainingState, fingerprint
     from facial_emotion.models.training import fit, set_seeds, threads_note
 
+    from facial_emotion.data.label_sets import label_set, training_targets
+
     training = load_training_set(args.balance)
-    val = FaceDataset.load("data/processed/val.npz")
+    # FER2013's labels, or FER+'s votes (majority or distribution): the classes and targets follow labels.source.
+    targets = training_targets(training.data, params.labels.source, params.labels.ferplus_target, "train")
+    x_train, y_train = training.data.images[targets.index], targets.y
+    val = FaceDataset.load(paths.processed("val"))
+    val_set = label_set(val, params.labels.source, "train")
+    x_val, y_val = val.images[val_set.index], val_set.labels
     if training.data.is_synthetic and train_cfg.get("synthetic_max_epochs"):
         cap = int(train_cfg["synthetic_max_epochs"])
         if train_cfg["epochs"] > cap:
@@ -54,16 +62,20 @@ def main(argv=None) -> None:
                         cap, train_cfg["epochs"])
             train_cfg["epochs"] = cap
     set_seeds(seed, bool(train_cfg["deterministic"]))
-    model = build_model(cnn.architecture, args.activation, cnn.model_dump(), aug_cfg, seed, name)
-    log.info("%s: %s network, %d parameters, %d training images (%s), %d validation; %s", name,
-             cnn.architecture, model.count_params(), len(training.data), args.balance, len(val), threads_note())
+    model = build_model(cnn.architecture, args.activation, cnn.model_dump(), aug_cfg, seed, name,
+                        num_classes=len(targets.classes))
+    log.info("%s: %s network, %d parameters, %d classes (%s labels%s), %d training images (%s), %d validation; %s",
+             name, cnn.architecture, model.count_params(), len(targets.classes), params.labels.source,
+             f", {params.labels.ferplus_target}" if params.labels.source == "ferplus" else "", len(x_train),
+             args.balance, len(x_val), threads_note())
 
     folder = model_dir(name)
     logged_params = {"train": train_cfg, "cnn": {"architecture": cnn.architecture, **cnn.settings(), "l2": cnn.l2},
-                     "augmentation": aug_cfg, "seed": seed, "balance": args.balance, "activation": args.activation}
+                     "augmentation": aug_cfg, "seed": seed, "balance": args.balance, "activation": args.activation,
+                     "labels": params.labels.model_dump()}
     # Snapshots after every epoch, outside models/ (DVC deletes a stage's outputs before rerunning it):
     # a stopped run continues from its last finished epoch, in the same MLflow run.
-    prints = fingerprint(train_cfg, model, [training.data.images, training.data.labels, val.images, val.labels],
+    prints = fingerprint(train_cfg, model, [x_train, y_train, x_val, y_val],
                          training.class_weight, seed)
     state = TrainingState.open(name, prints)
     with tracking.stage_run(f"train@{args.balance}-{args.activation}", logged_params, training.data.source,
@@ -74,9 +86,10 @@ def main(argv=None) -> None:
 
         state.run_id = run.info.run_id
         mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn.architecture,
-                         "balance": args.balance, "activation": args.activation})
+                         "balance": args.balance, "activation": args.activation,
+                         "labels": params.labels.source, "classes": ",".join(targets.classes)})
         mlflow.log_metric("parameters", model.count_params())
-        result = fit(model, training.data.images, training.data.labels, val.images, val.labels, train_cfg,
+        result = fit(model, x_train, y_train, x_val, y_val, train_cfg,
                      class_weight=training.class_weight, label=name, mlflow_run=True, seed=seed, state=state)
         history = pd.DataFrame(result.history)
         mlflow.log_metrics({"best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
@@ -100,7 +113,8 @@ def main(argv=None) -> None:
                             "epochs_resumed": result.resumed_from,
                             "train_seconds": round(result.seconds, 1),
                             "stopped_by_time_budget": result.stopped_by_time_budget,
-                            "data_source": training.data.source})
+                            "data_source": training.data.source, "labels": params.labels.source,
+                            "classes": list(targets.classes)})
     state.clear()  # the model is saved and logged: nothing left to resume
     log.info("%s: best epoch %d (%s %.4f), kept epoch %d (train.restore: %s) after %.0fs", name, result.best_epoch,
              train_cfg["early_stopping"]["monitor"], result.best_value, result.kept_epoch,

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 from ..errors import PipelineError
-from ..labels import EMOTIONS, NUM_CLASSES, label_for_folder
+from ..labels import EMOTIONS, label_for_folder
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
 
 
 def smote(images: np.ndarray, labels: np.ndarray, k_neighbors: int, sampling_strategy, seed: int,
-          reduce_k: bool = False) -> tuple[np.ndarray, np.ndarray]:
+          reduce_k: bool = False, classes: tuple[str, ...] = EMOTIONS) -> tuple[np.ndarray, np.ndarray]:
     """SMOTE on flattened uint8 faces; synthetic samples rounded back to uint8 images.
 
     SMOTE needs more than k_neighbors samples per minority class. With `reduce_k` the
@@ -36,19 +36,19 @@ def smote(images: np.ndarray, labels: np.ndarray, k_neighbors: int, sampling_str
     """
     from imblearn.over_sampling import SMOTE
 
-    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    counts = np.bincount(labels, minlength=len(classes))
     present = np.flatnonzero(counts)
     smallest = int(present[np.argmin(counts[present])])
     if counts[smallest] <= k_neighbors:
         if not reduce_k or counts[smallest] < 2:
             raise BalanceError(
-                f"SMOTE: class '{EMOTIONS[smallest]}' has {counts[smallest]} training samples, "
+                f"SMOTE: class '{classes[smallest]}' has {counts[smallest]} training samples, "
                 f"needs more than balance.smote.k_neighbors={k_neighbors} "
                 "(lower it, or set balance.smote.reduce_k: true)"
             )
         new_k = int(counts[smallest]) - 1
         log.warning("SMOTE: class '%s' has only %d samples; k_neighbors reduced from %d to %d",
-                    EMOTIONS[smallest], counts[smallest], k_neighbors, new_k)
+                    classes[smallest], counts[smallest], k_neighbors, new_k)
         k_neighbors = new_k
     flat = images.reshape(len(images), -1).astype(np.float32)  # float32 halves SMOTE's peak memory
     sampler = SMOTE(sampling_strategy=sampling_strategy, k_neighbors=k_neighbors, random_state=seed)

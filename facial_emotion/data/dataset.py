@@ -28,11 +28,17 @@ class FaceDataset:
     followed_links: list[str] = field(default_factory=list)  # linked folders read, as 'link -> target'
     source: str = "unknown"  # csv | folders | synthetic: travels with the arrays to every stage
     sha256: str = "unknown"  # of the input, so every MLflow run can name the data it saw
+    votes: np.ndarray | None = None  # uint8 [n, 10]: FER+'s votes (data/ferplus.py VOTE_COLUMNS), when read
+
+    @property
+    def has_votes(self) -> bool:
+        return self.votes is not None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def save(self, path: str | Path) -> None:
+        extra = {} if self.votes is None else {"votes": self.votes}
         write_npz(
             path,
             images=self.images,
@@ -41,6 +47,7 @@ class FaceDataset:
             rows=self.rows,
             source=np.asarray(self.source),
             sha256=np.asarray(self.sha256),
+            **extra,
         )
 
     @classmethod
@@ -53,6 +60,7 @@ class FaceDataset:
             rows=arrays["rows"],
             source=str(arrays["source"]),
             sha256=str(arrays["sha256"]),
+            votes=arrays.get("votes"),
         )
 
     def subset(self, indices: np.ndarray) -> FaceDataset:
@@ -64,6 +72,7 @@ class FaceDataset:
             rows=np.asarray(indices, dtype=np.int64),
             source=self.source,
             sha256=self.sha256,
+            votes=None if self.votes is None else self.votes[indices],
         )
 
     @property

@@ -24,6 +24,7 @@ from typing import Protocol
 from ..labels import USAGES
 from .archives import UNREADABLE_ARCHIVES, Archive, Member, archive_format
 from .csv_layouts import KNOWN_NAMES, CsvLayout, layout_of
+from .ferplus import FERPLUS_NAMES
 from .dataset import IngestError
 from .folders import SPLIT_USAGE, split_name, system_or_hidden
 from .sniff import (
@@ -307,6 +308,9 @@ class _Scan:
             self.passed.append(PassedOver(shown, "not a regular file or folder"))
         elif kind == "dir":
             self.subfolder(view, here, depth)
+        elif name.lower() in FERPLUS_NAMES and not view.in_archive:
+            self.passed.append(PassedOver(shown, "FER+'s votes for FER2013's rows (read beside the FER2013 CSV)",
+                                          ignorable=True))
         elif _is_csv_name(name):
             self.csv(view, here)
         elif archive_format(name):

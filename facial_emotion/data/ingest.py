@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import EMOTIONS, USAGES
+from ..labels import EMOTIONS, FERPLUS_EMOTIONS, USAGES
 from .archives import Archive
 from .csv_layouts import CsvLayout, to_fer2013
+from . import ferplus
 from .dataset import FaceDataset, IngestError
 from .discover import Discovery, Found, discover
 from .fer_csv import gunzip_or_error, parse_fer_bytes, read_bytes, read_fer_csv
@@ -40,9 +41,10 @@ def resolve_source(raw_dir: str | Path, source: str) -> str:
 
 
 def ingest(raw_dir: str | Path, source: str, on_bad_row: str, synthetic_rows: int, synthetic_seed: int,
-           found: Discovery | None = None) -> IngestResult:
+           found: Discovery | None = None, labels_source: str = "fer2013") -> IngestResult:
     """Read what `discover` chose (or `found`, when the caller discovered it first); the dataset carries
-    its source and sha256 from here on."""
+    its source and sha256 from here on, and FER+'s votes when `fer2013new.csv` is there (required by
+    `labels_source` ferplus; synthetic faces get synthetic votes)."""
     found = found or discover(raw_dir, source)
     _log_discovery(found)
     if found.chosen is None:
@@ -51,7 +53,39 @@ def ingest(raw_dir: str | Path, source: str, on_bad_row: str, synthetic_rows: in
         dataset, sha = read_found(found.chosen, on_bad_row)
         result = IngestResult(dataset, found.chosen.kind, found.chosen.shown, sha, found, found.chosen.usable_usages())
     result.dataset.source, result.dataset.sha256 = result.source, result.sha256
+    _attach_votes(result, raw_dir, labels_source, synthetic_seed)
     return result
+
+
+def _attach_votes(result: IngestResult, raw_dir: str | Path, labels_source: str, seed: int) -> None:
+    """FER+'s votes for the faces read, checked row for row against the FER2013 file."""
+    dataset, vote_file = result.dataset, ferplus.find_vote_file(raw_dir)
+    if result.source == "synthetic":
+        if vote_file is not None and labels_source == "ferplus":
+            raise IngestError(f"{vote_file}: FER+'s votes need the FER2013 file they relabel beside them "
+                              f"(labels.source is 'ferplus' but {raw_dir} holds no FER2013)")
+        dataset.votes = ferplus.synthetic_votes(dataset.labels, seed)
+        dataset.notes.append("SYNTHETIC FER+ votes, generated from the synthetic labels")
+        return
+    if vote_file is None:
+        if labels_source == "ferplus":
+            raise IngestError(f"{raw_dir}: labels.source is 'ferplus' but there is no fer2013new.csv here; "
+                              "get it from the microsoft/FERPlus repository (docs/data.md#fer-labels)")
+        return
+    chosen = result.discovery.chosen if result.discovery else None
+    if chosen is None or not chosen.complete:
+        message = (f"{vote_file}: FER+'s votes follow fer2013.csv row for row, but {result.input_path} is not a "
+                   "complete FER2013 CSV (image folders and train.csv have no such rows)")
+        if labels_source == "ferplus":
+            raise IngestError(message)
+        dataset.notes.append(message + "; votes not used")
+        log.warning("%s; votes not used", message)
+        return
+    votes, usage = ferplus.read_votes(vote_file)
+    source_rows = len(dataset) + int(sum(dataset.rejected.values()))
+    dataset.votes = ferplus.align_votes(votes, usage, source_rows, dataset.rows, dataset.usage, str(vote_file),
+                                        result.input_path)
+    log.info("read FER+'s votes for %d faces from %s", len(dataset), vote_file)
 
 
 def _log_discovery(found: Discovery) -> None:
@@ -206,8 +240,26 @@ def summarise(result: IngestResult, blank_max_std: float) -> dict[str, Any]:
             "examples": [g[:6].tolist() for g in groups[:_EXAMPLES // 2]],
         },
     }
+    if ds.has_votes:
+        summary["ferplus"] = ferplus_summary(ds)
     if result.source == "synthetic":
         from ..tracking import SYNTHETIC_WARNING
 
         summary["warning"] = SYNTHETIC_WARNING
     return summary
+
+
+def ferplus_summary(ds: FaceDataset) -> dict[str, Any]:
+    """FER+'s majority labels per usage and class, the faces without one by reason, and how often
+    they agree with FER2013's label."""
+    labels, _ = ferplus.majority(ds.votes)
+    out: dict[str, Any] = {"by_usage_and_class": {}, "no_majority_label": {}, "agrees_with_fer2013": {}}
+    for usage in USAGES:
+        here = ds.usage == usage
+        out["by_usage_and_class"][usage] = {name: int((here & (labels == c)).sum())
+                                            for c, name in enumerate(FERPLUS_EMOTIONS)}
+        out["no_majority_label"][usage] = dict(sorted(ferplus.majority(ds.votes[here])[1].items()))
+        both = here & (labels >= 0)
+        out["agrees_with_fer2013"][usage] = round(float((labels[both] == ds.labels[both]).mean()), 4) if both.any() \
+            else None
+    return out

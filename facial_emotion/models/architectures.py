@@ -25,19 +25,20 @@ def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
     return inputs, layers.Rescaling(1.0 / 255, name="scale_0_1")(inputs)
 
 
-def _dense_head(x, dense_units, activation: str, dropout: float, regularizer):
-    """Flatten, then Dense -> BatchNorm -> activation -> Dropout per width, then the 7-way softmax."""
+def _dense_head(x, dense_units, activation: str, dropout: float, regularizer, num_classes: int):
+    """Flatten, then Dense -> BatchNorm -> activation -> Dropout per width, then the class softmax."""
     x = layers.Flatten(name="flatten")(x)
     for i, n in enumerate(dense_units):
         x = layers.Dense(n, kernel_regularizer=regularizer, name=f"dense{i + 1}")(x)
         x = FusedBatchNormalization(name=f"dense{i + 1}_bn")(x)
         x = layers.Activation(activation, name=f"dense{i + 1}_{activation}")(x)
         x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
-    return layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
+    return layers.Dense(num_classes, activation="softmax", name="emotion")(x)
 
 
 def build_study1_cnn(activation: str = "relu", filters=(32, 64, 128, 512), dense_units=(256, 128, 64),
-                     dropout: float = 0.1, l2: float = 0.0, augmentation=None, name: str = "study1_cnn") -> keras.Model:
+                     dropout: float = 0.1, l2: float = 0.0, augmentation=None, name: str = "study1_cnn",
+                     num_classes: int = NUM_CLASSES) -> keras.Model:
     """The first study's network as its code built it (1,909,255 parameters at the defaults)."""
     regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs, x = _inputs()
@@ -49,7 +50,7 @@ def build_study1_cnn(activation: str = "relu", filters=(32, 64, 128, 512), dense
         x = layers.Activation(activation, name=f"conv{i + 1}_{activation}")(x)
         x = layers.MaxPooling2D(2, name=f"conv{i + 1}_pool")(x)
         x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
-    return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer), name=name)
+    return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer, num_classes), name=name)
 
 
 def _squeeze_excite(x, ratio: int, name: str):
@@ -77,7 +78,7 @@ def _shortcut(x, channels: int, kind: str, name: str):
 
 def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 32, 64, 128), dropout: float = 0.1,
                   se_ratio: int = 0, stem_padding: str = "valid", shortcut: str = "conv", l2: float = 0.0,
-                  augmentation=None, name: str = "compact_cnn") -> keras.Model:
+                  augmentation=None, name: str = "compact_cnn", num_classes: int = NUM_CLASSES) -> keras.Model:
     """Residual depthwise-separable network in the spirit of mini-Xception (about 60k parameters).
     `se_ratio` > 0 adds a squeeze-and-excitation gate to every block; `stem_padding="same"` keeps the
     stem's maps at 48x48 (mini-Xception's unpadded stem shrinks them to 44x44) at no parameter cost;
@@ -103,7 +104,7 @@ def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 3
             x = _squeeze_excite(x, se_ratio, name=f"block{b + 1}_se")
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{b + 1}_pool")(x)
         x = layers.Add(name=f"block{b + 1}_add")([x, residual])
-    x = layers.Conv2D(NUM_CLASSES, 3, padding="same", name="class_maps")(x)
+    x = layers.Conv2D(num_classes, 3, padding="same", name="class_maps")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x) if dropout else x
     outputs = layers.Activation("softmax", name="emotion")(x)
@@ -111,7 +112,7 @@ def build_compact(activation: str = "relu", base_filters: int = 8, blocks=(16, 3
 
 
 def build_vgg(activation: str = "relu", filters=(64, 128, 256, 512), dense_units=(1024, 1024), dropout: float = 0.3,
-              l2: float = 0.0, augmentation=None, name: str = "vgg_cnn") -> keras.Model:
+              l2: float = 0.0, augmentation=None, name: str = "vgg_cnn", num_classes: int = NUM_CLASSES) -> keras.Model:
     """A deeper VGG-style network (two 3x3 convolutions per stage), in the spirit of Khaireddin & Chen 2021."""
     regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs, x = _inputs()
@@ -124,7 +125,7 @@ def build_vgg(activation: str = "relu", filters=(64, 128, 256, 512), dense_units
             x = layers.Activation(activation, name=f"stage{i + 1}_conv{j + 1}_{activation}")(x)
         x = layers.MaxPooling2D(2, name=f"stage{i + 1}_pool")(x)
         x = layers.Dropout(dropout / 2, name=f"stage{i + 1}_dropout")(x)
-    return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer), name=name)
+    return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer, num_classes), name=name)
 
 
 def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
@@ -149,16 +150,18 @@ def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | Non
 
 
 def build_model(architecture: str, activation: str, cnn: dict[str, Any], augmentation_cfg: dict[str, Any] | None = None,
-                seed: int = 42, name: str | None = None) -> keras.Model:
+                seed: int = 42, name: str | None = None, num_classes: int = NUM_CLASSES) -> keras.Model:
     """The network named by `cnn.architecture` (params checked by params.yaml's schema), with this
-    variant's activation; `cnn` holds the architectures' settings by name."""
+    variant's activation and `num_classes` outputs (7 for FER2013 labels, 8 for FER+); `cnn` holds
+    the architectures' settings by name."""
     if architecture not in ARCHITECTURES or architecture not in cnn:
         raise ArchitectureError(f"unknown architecture {architecture!r} (or no settings for it)")
     augmentation = build_augmentation(augmentation_cfg or {}, seed)
     settings = cnn[architecture]
     builder = {"study1": build_study1_cnn, "compact": build_compact, "vgg": build_vgg}[architecture]
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
-    model = builder(activation=activation, l2=cnn.get("l2", 0.0), augmentation=augmentation, **kwargs)
+    model = builder(activation=activation, l2=cnn.get("l2", 0.0), augmentation=augmentation, num_classes=num_classes,
+                    **kwargs)
     if name:
         model.name = name.replace("-", "_")
     return model

@@ -34,7 +34,11 @@ class Validation(keras.callbacks.Callback):
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int):
         super().__init__()
-        self.images, self.targets, self.batch_size = as_batch(images), one_hot(labels), batch_size
+        self.images, self.labels, self.batch_size = as_batch(images), np.asarray(labels), batch_size
+        self.targets = None
+
+    def on_train_begin(self, logs=None):
+        self.targets = one_hot(self.labels, self.model.output_shape[-1])  # 7 or 8 classes: the model's own
 
     def on_epoch_end(self, epoch, logs=None):
         probabilities = np.concatenate([np.asarray(self.model.predict_on_batch(self.images[i:i + self.batch_size]))

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import PipelineError
-from .arrays import as_batch, one_hot  # noqa: F401  (the stage and tests import them from here)
+from ..labels import NUM_CLASSES
+from .arrays import as_batch, as_targets, one_hot  # noqa: F401  (the stage and tests import them from here)
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ def mixup_alpha(cfg: dict[str, Any]) -> float:
 
 
 def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, seed: int | None = None,
-                     mixup: float = 0.0, first_epoch: int = 0, epochs: int | None = None):
+                     mixup: float = 0.0, first_epoch: int = 0, epochs: int | None = None,
+                     num_classes: int | None = None):
     """The training split as one tf.data pipeline for every epoch from `first_epoch` on.
 
     Each epoch's order is a stateless shuffle keyed on (seed, epoch), and each MixUp draw on
@@ -124,12 +126,16 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
     the registered model. It is written out rather than Keras' MixUp layer because that layer draws
     from a stateful generator that runs ahead of training in tf.data's prefetch, which a resumed
     run cannot replay. With class weights, Keras weighs a blended face by its larger label.
+
+    `y_train`: int labels (one-hot here) or float [n, k] target distributions (FER+'s votes), used as given.
     """
     import tensorflow as tf
 
     n, base = len(x_train), int(seed or 0)
     steps = math.ceil(n / batch_size)
-    images, labels = tf.constant(as_batch(x_train)), tf.constant(one_hot(y_train))
+    num_classes = num_classes or (y_train.shape[1] if np.ndim(y_train) == 2 else None)
+    images = tf.constant(as_batch(x_train))
+    labels = tf.constant(as_targets(y_train, num_classes or NUM_CLASSES))
 
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(tf.range(n),
@@ -351,7 +357,8 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
         if restore == "best" and early.best_weights is not None:
             model.set_weights(early.best_weights)
     else:
-        model.fit(training_dataset(x_train, y_train, batch_size, seed, mixup, first, epochs), epochs=epochs,
+        model.fit(training_dataset(x_train, y_train, batch_size, seed, mixup, first, epochs, model.output_shape[-1]),
+                  epochs=epochs,
                   initial_epoch=first, steps_per_epoch=steps, class_weight=class_weight, callbacks=callbacks,
                   shuffle=False, verbose=0)
     values = [row[monitor] for row in logger.rows]

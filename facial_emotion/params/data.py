@@ -20,6 +20,14 @@ class DataSection(Section):
     synthetic_rows: Count
 
 
+class LabelsSection(Section):
+    """Which labels the models learn: FER2013's single label, or FER+'s ten votes per face
+    (`data/raw/fer2013new.csv`), as the majority vote or as the whole vote distribution."""
+
+    source: Literal["fer2013", "ferplus"]
+    ferplus_target: Literal["majority", "distribution"]
+
+
 class IngestSection(Section):
     on_bad_row: Literal["error", "skip"]
     blank_max_std: NonNegativeFloat

@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import Field
 
 from .base import Section
-from .data import BalanceSection, DataSection, EdaSection, IngestSection, MlflowSection, SplitSection
+from .data import (BalanceSection, DataSection, EdaSection, IngestSection, LabelsSection, MlflowSection,
+                   SplitSection)
 from .demo import DemoSection, ServeSection
 from .results import BaselinesSection, EvaluateSection, RegistrySection, ReportSection
 from .training import ACTIVATIONS, BALANCES, AugmentationSection, CnnSection, TrainSection
@@ -23,6 +24,7 @@ class Params(Section):
     seed: Annotated[int, Field(ge=0, lt=2**32)]
     mlflow: MlflowSection
     data: DataSection
+    labels: LabelsSection
     ingest: IngestSection
     eda: EdaSection
     split: SplitSection
