@@ -18,33 +18,30 @@ from ..cli import run_main
 from ..data.dataset import FaceDataset
 from ..files import write_json
 from ..paths import processed
-from ..models.store import load_predictor, model_dir, read_run_info
 from ..params import read_params
 from .metrics import HEADLINE
-from .scoring import log_scores_into_training_run, score, tta
+from .scoring import log_scores_into_training_run, score_models
 
 log = logging.getLogger("facial_emotion.score_model")
 
-def score_models(names: list[str], tta_flip: bool = False) -> dict[str, dict]:
-    """{name: {"scores": {split: metrics}, "run": the model's run info}} for each model folder."""
+
+def score_named(names: list[str], tta_flip: bool = False) -> dict[str, dict]:
+    """{name: {"scores": {split: metrics}, "run": the model's run info}} for each model folder, on
+    every label set the split files have (`labels.source` in params.yaml is the unsuffixed one)."""
     val = FaceDataset.load(processed("val"))
     test = FaceDataset.load(processed("test"))
     if val.is_synthetic:
         log.warning("SYNTHETIC DATA: these scores are from the synthetic stand-in, not FER2013")
-    results = {}
-    for name in names:
-        folder = model_dir(name)
-        predict = tta(load_predictor(folder), tta_flip)
-        results[name] = {"scores": score(val.labels, predict(val.images), test, predict(test.images)),
-                         "run": read_run_info(folder), "data_source": val.source, "tta_flip": tta_flip}
-    return results
+    scored = score_models(names, val, test, tta_flip, read_params().labels.source)
+    return {name: {"scores": scored.metrics[name], "run": scored.run_infos[name], "data_source": val.source,
+                   "tta_flip": tta_flip} for name in names}
 
 
 def format_table(results: dict[str, dict]) -> str:
-    lines = [f"{'model':<24} {'split':<13} {'rows':>6} " + " ".join(f"{k:>17}" for k in HEADLINE)]
+    lines = [f"{'model':<24} {'split':<22} {'rows':>6} " + " ".join(f"{k:>17}" for k in HEADLINE)]
     for name, result in results.items():
         for split, metrics in result["scores"].items():
-            lines.append(f"{name:<24} {split:<13} {int(metrics['rows']):>6} "
+            lines.append(f"{name:<24} {split:<22} {int(metrics['rows']):>6} "
                          + " ".join(f"{metrics[k]:>17.4f}" for k in HEADLINE))
         run = result["run"]
         if "train_seconds" in run:
@@ -61,7 +58,7 @@ def main(argv=None) -> None:
     parser.add_argument("--json", type=Path, help="also write the scores to this JSON file")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the scores into the training runs")
     args = parser.parse_args(argv)
-    results = score_models(args.names, args.tta_flip)
+    results = score_named(args.names, args.tta_flip)
     print(format_table(results))
     if args.json:
         write_json(args.json, results)

@@ -1,24 +1,117 @@
-"""Scoring a model's probabilities on validation and test, and filing the scores with the run that
-trained the model. Shared by the `evaluate` stage and the one-model scorer (score_model)."""
+"""Scoring models on validation and test against every label set the data has, and filing the
+scores with the run that trained each model. Shared by the `evaluate` stage and the one-model
+scorer (score_model).
+
+A model's scores: `validation`, `test` (and `test_private`) on the label set it was trained for
+(`labels.source`, the one the champion is chosen by), and the same splits suffixed with each other
+label set's name (`test_ferplus`, `test_fer2013`). A 7-class model meets FER+'s contempt faces as
+mistakes; an 8-class model is scored on FER2013's labels by its seven shared classes.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..data.dataset import FaceDataset
+from ..data.label_sets import LabelSet, label_sets
+from ..labels import LABEL_SOURCES
 from ..tracking import client_for_run
 from .metrics import compute_metrics
 
+log = logging.getLogger(__name__)
 
-def score(y_val, p_val, test: FaceDataset, p_test) -> dict[str, dict[str, float]]:
-    """Metrics on validation and test, and on PrivateTest alone when the test split holds it beside
-    PublicTest (the challenge split's test is PrivateTest alone: the same figures twice would mislead)."""
-    result = {"validation": compute_metrics(y_val, p_val), "test": compute_metrics(test.labels, p_test)}
+SPLITS = ("validation", "test", "test_private")
+
+
+def align(probabilities: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """A model's probabilities over a label set's classes: columns the set lacks are dropped and the
+    rest renormalised (an 8-class model on FER2013's 7); classes the model lacks get 0 (a 7-class
+    model on FER+'s 8, where it can never say contempt)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.shape[1] == len(classes):
+        return p
+    if p.shape[1] > len(classes):
+        kept = p[:, :len(classes)]
+        return kept / np.clip(kept.sum(axis=1, keepdims=True), 1e-12, None)
+    return np.pad(p, ((0, 0), (0, len(classes) - p.shape[1])))
+
+
+def split_name(split: str, label_set: str, primary: str) -> str:
+    """`test` on the primary label set, `test_ferplus` on another."""
+    return split if label_set == primary else f"{split}_{label_set}"
+
+
+def _metrics(subset: LabelSet, probabilities: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
+    index, labels = subset.index, subset.labels
+    if rows is not None:
+        keep = rows[index]
+        index, labels = index[keep], labels[keep]
+    return compute_metrics(labels, align(probabilities[index], subset.classes), subset.classes)
+
+
+def score(p_val: np.ndarray, val: FaceDataset, p_test: np.ndarray, test: FaceDataset,
+          primary: str = "fer2013") -> dict[str, dict[str, float]]:
+    """Metrics on validation and test for every label set, and on PrivateTest alone when the test
+    split holds it beside PublicTest (the challenge split's test is PrivateTest alone: the same
+    figures twice would mislead)."""
+    result: dict[str, dict[str, float]] = {}
+    val_sets, test_sets = label_sets(val), label_sets(test)
     private = test.usage == "PrivateTest"
-    if private.any() and not private.all():
-        result["test_private"] = compute_metrics(test.labels[private], p_test[private])
+    for name in sorted(test_sets, key=lambda n: n != primary):
+        result[split_name("validation", name, primary)] = _metrics(val_sets[name], p_val)
+        result[split_name("test", name, primary)] = _metrics(test_sets[name], p_test)
+        if private.any() and not private.all():
+            result[split_name("test_private", name, primary)] = _metrics(test_sets[name], p_test, private)
     return result
+
+
+def by_label_set(scores: dict[str, dict], primary: str) -> dict[str, dict[str, dict]]:
+    """{label set: {split: metrics}}: a model's scores regrouped for tables that show every set."""
+    out: dict[str, dict[str, dict]] = {}
+    for label_set in LABEL_SOURCES:
+        for split in SPLITS:
+            key = split_name(split, label_set, primary)
+            if key in scores:
+                out.setdefault(label_set, {})[split] = scores[key]
+    return out
+
+
+@dataclass
+class Scored:
+    """Every model's scores, its validation and test probabilities, and its model folder's run info."""
+
+    metrics: dict[str, dict] = field(default_factory=dict)
+    probabilities: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    run_infos: dict[str, dict] = field(default_factory=dict)
+
+
+def score_models(names: list[str], val: FaceDataset, test: FaceDataset, tta_flip: bool,
+                 primary: str = "fer2013") -> Scored:
+    """Every named model folder on validation and test (averaged with the mirror image under `tta_flip`)."""
+    from ..models.store import load_predictor, model_dir, read_run_info
+
+    scored = Scored()
+    for name in names:
+        folder = model_dir(name)
+        scored.run_infos[name] = read_run_info(folder)
+        predict = tta(load_predictor(folder), tta_flip)
+        p_val, p_test = predict(val.images), predict(test.images)
+        scored.probabilities[name] = (p_val, p_test)
+        scored.metrics[name] = score(p_val, val, p_test, test, primary)
+        log.info("%-24s validation %s", name, headline(scored.metrics[name]))
+    return scored
+
+
+def headline(metrics: dict[str, dict]) -> str:
+    """The validation figures the champion is chosen by, on one line."""
+    from .metrics import HEADLINE
+
+    return "  ".join(f"{k} {metrics['validation'][k]:.4f}" for k in HEADLINE)
 
 
 def tta(predict, enabled: bool):

@@ -14,19 +14,19 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import classification_report, confusion_matrix
 
-from ..labels import EMOTIONS, NUM_CLASSES
+from ..labels import EMOTIONS
 from .inputs import ReportError
 
-_LABELS = list(range(NUM_CLASSES))
 _TOLERANCE = 1e-6  # the metrics JSON holds float64 from the same float32 probabilities
 
 
-def classification_table(y_true: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
+def classification_table(y_true: np.ndarray, probabilities: np.ndarray,
+                         classes: tuple[str, ...] = EMOTIONS) -> pd.DataFrame:
     """Precision, recall, F1 and support per class, then accuracy, macro and weighted averages."""
     y_pred = np.asarray(probabilities).argmax(axis=1)
-    report = classification_report(y_true, y_pred, labels=_LABELS, target_names=list(EMOTIONS),
+    report = classification_report(y_true, y_pred, labels=list(range(len(classes))), target_names=list(classes),
                                    output_dict=True, zero_division=0)
-    rows = {name: report[name] for name in EMOTIONS}
+    rows = {name: report[name] for name in classes}
     total = int(len(y_true))
     accuracy = float(np.mean(y_pred == y_true)) if total else float("nan")
     rows["accuracy"] = {"precision": np.nan, "recall": np.nan, "f1-score": accuracy, "support": total}
@@ -48,11 +48,12 @@ def check_matches_metrics(table: pd.DataFrame, metrics: dict[str, float], metric
                               f"{value:.6f}; the files are out of step, run dvc repro evaluate")
 
 
-def normalised_confusion(y_true: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def normalised_confusion(y_true: np.ndarray, probabilities: np.ndarray,
+                         classes: tuple[str, ...] = EMOTIONS) -> tuple[np.ndarray, np.ndarray]:
     """Row-normalised confusion matrix (each row: where that true class went; the diagonal is recall)
     and the raw counts. A class absent from `y_true` gets a row of zeros."""
     y_pred = np.asarray(probabilities).argmax(axis=1)
-    counts = confusion_matrix(y_true, y_pred, labels=_LABELS)
+    counts = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
     support = counts.sum(axis=1, keepdims=True)
     normalised = np.divide(counts, support, out=np.zeros(counts.shape, dtype=np.float64), where=support > 0)
     return normalised, counts
@@ -68,11 +69,12 @@ def confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, n: int) ->
     return wrong[order[: max(0, int(n))]]
 
 
-def mistake_caption(index: int, y_true: np.ndarray, probabilities: np.ndarray) -> str:
+def mistake_caption(index: int, y_true: np.ndarray, probabilities: np.ndarray,
+                    classes: tuple[str, ...] = EMOTIONS) -> str:
     """`#row`, the true class and the predicted one with its probability, under a face."""
     predicted = int(np.argmax(probabilities[index]))
     percent = math.floor(100 * float(probabilities[index, predicted]) + 1e-6)  # rounded down: 0.997 is not "100%"
-    return f"#{index}\ntrue {EMOTIONS[int(y_true[index])]}\nsaid {EMOTIONS[predicted]} {percent}%"
+    return f"#{index}\ntrue {classes[int(y_true[index])]}\nsaid {classes[predicted]} {percent}%"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,18 @@ def kept_epoch(history: pd.DataFrame, run_info: dict | None) -> int | None:
     return int(history.loc[history["val_accuracy"].idxmax(), "epoch"])
 
 
-def per_class_f1(metrics: dict[str, float]) -> np.ndarray:
+def per_class_f1(metrics: dict[str, float], classes: tuple[str, ...] = EMOTIONS) -> np.ndarray:
     """F1 per class in label order from a metrics section (`f1_<emotion>`; NaN when absent)."""
-    return np.array([float(metrics.get(f"f1_{name}", np.nan)) for name in EMOTIONS])
+    return np.array([float(metrics.get(f"f1_{name}", np.nan)) for name in classes])
+
+
+def label_set_table(metrics: dict[str, dict], primary: str) -> pd.DataFrame:
+    """The model's headline scores on every label set the data has (rows: label set and split):
+    FER2013's single labels and FER+'s majority, whichever it was trained on."""
+    from ..evaluation.metrics import HEADLINE
+    from ..evaluation.scoring import by_label_set
+
+    rows = {(f"{label_set}{' (trained on)' if label_set == primary else ''}", split):
+            {**{k: values[k] for k in HEADLINE}, "faces": int(values.get("rows", 0))}
+            for label_set, splits in by_label_set(metrics, primary).items() for split, values in splits.items()}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -17,9 +17,9 @@ SPLIT_COLOURS = {"validation": "#4c72b0", "test": "#dd8452"}
 TRAIN_COLOUR, VALIDATION_COLOUR = "#4c72b0", "#dd8452"
 
 
-def confusion(normalised: np.ndarray, counts: np.ndarray, title: str) -> Figure:
+def confusion(normalised: np.ndarray, counts: np.ndarray, title: str, classes: tuple[str, ...] = EMOTIONS) -> Figure:
     """Heatmap of the row-normalised confusion matrix, each cell with its share and its count."""
-    n = len(EMOTIONS)
+    n = len(classes)
     fig = Figure(figsize=(7.2, 6.0))
     ax = fig.add_subplot()
     image = ax.imshow(normalised, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -28,8 +28,8 @@ def confusion(normalised: np.ndarray, counts: np.ndarray, title: str) -> Figure:
             value = normalised[r, c]
             ax.text(c, r, f"{value:.0%}\n({counts[r, c]})", ha="center", va="center", fontsize=8.5,
                     color="white" if value > 0.55 else "black")
-    ax.set_xticks(range(n), EMOTIONS, rotation=35, ha="right")
-    ax.set_yticks(range(n), [f"{name} ({counts[i].sum()})" for i, name in enumerate(EMOTIONS)])
+    ax.set_xticks(range(n), classes, rotation=35, ha="right")
+    ax.set_yticks(range(n), [f"{name} ({counts[i].sum()})" for i, name in enumerate(classes)])
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class (faces)")
     ax.set_title(title)
@@ -38,11 +38,12 @@ def confusion(normalised: np.ndarray, counts: np.ndarray, title: str) -> Figure:
     return fig
 
 
-def f1_bars(f1_by_split: dict[str, np.ndarray], macro_by_split: dict[str, float]) -> Figure:
+def f1_bars(f1_by_split: dict[str, np.ndarray], macro_by_split: dict[str, float],
+            classes: tuple[str, ...] = EMOTIONS) -> Figure:
     """Per-class F1 for each split as grouped bars, each split's macro F1 as a dashed line."""
     fig = Figure(figsize=(9, 4.0))
     ax = fig.add_subplot()
-    x = np.arange(len(EMOTIONS))
+    x = np.arange(len(classes))
     width = 0.8 / max(1, len(f1_by_split))
     for i, (split, values) in enumerate(f1_by_split.items()):
         colour = SPLIT_COLOURS.get(split, "#55a868")
@@ -52,7 +53,7 @@ def f1_bars(f1_by_split: dict[str, np.ndarray], macro_by_split: dict[str, float]
         if split in macro_by_split:
             ax.axhline(macro_by_split[split], color=colour, linestyle="--", linewidth=1.2,
                        label=f"{split} macro F1 {macro_by_split[split]:.3f}")
-    ax.set_xticks(x, EMOTIONS)
+    ax.set_xticks(x, classes)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("F1")
     ax.set_title("F1 per class")
@@ -119,7 +120,7 @@ def reliability_diagram(curve: Reliability, title: str) -> Figure:
     return fig
 
 
-def f1_heatmap(models: Sequence[str], f1_by_split: dict[str, np.ndarray]) -> Figure:
+def f1_heatmap(models: Sequence[str], f1_by_split: dict[str, np.ndarray], classes: tuple[str, ...] = EMOTIONS) -> Figure:
     """Per-class F1 of every model (rows) for each split (panels), annotated: the index page's overview."""
     n_models = len(models)
     panels = list(f1_by_split)
@@ -127,14 +128,14 @@ def f1_heatmap(models: Sequence[str], f1_by_split: dict[str, np.ndarray]) -> Fig
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
     image = None
     for ax, split in zip(axes, panels):
-        values = np.asarray(f1_by_split[split], dtype=np.float64).reshape(n_models, len(EMOTIONS))
+        values = np.asarray(f1_by_split[split], dtype=np.float64).reshape(n_models, len(classes))
         image = ax.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         for r in range(n_models):
-            for c in range(len(EMOTIONS)):
+            for c in range(len(classes)):
                 value = values[r, c]
                 ax.text(c, r, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center",
                         fontsize=8.5, color="black" if value > 0.6 else "white")
-        ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=30, ha="right")
+        ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
         ax.set_title(f"{split} F1 per class")
         ax.tick_params(length=0)
     axes[0].set_yticks(range(n_models), models)

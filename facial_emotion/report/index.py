@@ -19,7 +19,8 @@ from markupsafe import Markup
 
 from ..evaluation.metrics import HEADLINE
 from ..files import write_text
-from ..labels import EMOTIONS
+from ..evaluation.scoring import by_label_set
+from ..labels import LABEL_SOURCES, classes_for
 from ..paths import DEMO_DIR, EDA_DIR, INDEX_HTML, MODEL_PAGES_DIR, REPORTS_DIR
 from ..notebooks import figure_png
 from . import figures
@@ -30,6 +31,8 @@ from .params_diff import Baseline, changed_params
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "index.html.j2"
+OTHER_SET_METRICS = ("accuracy", "macro_f1")  # shown for the label sets a run was not trained on
+LABEL_SET_NAMES = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority"}
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1",
                  "weighted_f1": "weighted F1"}
 
@@ -89,17 +92,26 @@ def build_context(paths: ReportPaths, params: dict[str, Any], baseline: Baseline
     comparison = load_optional_json(paths.json("comparison"))
     synthetic = is_synthetic(ingest, split.get("source") or (champion or {}).get("data_source"))
 
+    primary = (load_optional_json(paths.json("leaderboard")) or {}).get("labels", "fer2013")
+    if primary not in LABEL_SOURCES:
+        raise ReportError(f"{paths.json('leaderboard')}: labels is {primary!r}, expected one of {', '.join(LABEL_SOURCES)}")
+    classes = classes_for(primary)
+    grouped = {name: by_label_set(metrics[name], primary) for name in models}
+    # The other label sets every model was also scored on (FER+ majority beside FER2013's labels, or back).
+    others = [s for s in LABEL_SOURCES if s != primary and all("test" in grouped[n].get(s, {}) for n in models)]
     pages_dir = paths.model_pages
     leaderboard = [{
         "rank": rank, "model": name, "champion": bool(champion and champion.get("name") == name),
         "page": _relative_link(pages_dir / f"{name}.html", paths.index),
         "validation": {k: metrics[name]["validation"][k] for k in HEADLINE},
         "test": {k: metrics[name]["test"][k] for k in HEADLINE},
+        "others": {s: {k: grouped[name][s]["test"][k] for k in OTHER_SET_METRICS} for s in others},
     } for rank, name in enumerate(sorted(models, key=lambda n: -metrics[n]["validation"][select_by]), start=1)]
     best = {split_name: {k: max(row[split_name][k] for row in leaderboard) for k in HEADLINE}
             for split_name in ("validation", "test")}
+    best_others = {s: {k: max(row["others"][s][k] for row in leaderboard) for k in OTHER_SET_METRICS} for s in others}
     ordered = [row["model"] for row in leaderboard]
-    f1 = {s: np.array([per_class_f1(metrics[m][s]) for m in ordered]) for s in ("validation", "test")}
+    f1 = {s: np.array([per_class_f1(metrics[m][s], classes) for m in ordered]) for s in ("validation", "test")}
 
     return {
         "title": "Facial emotion recognition: results",
@@ -116,13 +128,18 @@ def build_context(paths: ReportPaths, params: dict[str, Any], baseline: Baseline
         "labels": {k: METRIC_LABELS.get(k, k.replace("_", " ")) for k in HEADLINE},
         "leaderboard": leaderboard,
         "best": best,
+        "label_set": primary,
+        "label_set_names": LABEL_SET_NAMES,
+        "other_sets": others,
+        "other_metrics": OTHER_SET_METRICS,
+        "best_others": best_others,
         "champion": champion,
         "comparison": comparison,
-        "emotions": EMOTIONS,
-        "f1_rows": [{"model": m, "test": dict(zip(EMOTIONS, f1["test"][i])), "page": leaderboard[i]["page"]}
+        "emotions": classes,
+        "f1_rows": [{"model": m, "test": dict(zip(classes, f1["test"][i])), "page": leaderboard[i]["page"]}
                     for i, m in enumerate(ordered)],
-        "f1_best": {e: float(np.nanmax(f1["test"][:, c])) for c, e in enumerate(EMOTIONS)} if ordered else {},
-        "f1_figure": _png_uri(figures.f1_heatmap(ordered, f1)),
+        "f1_best": {e: float(np.nanmax(f1["test"][:, c])) for c, e in enumerate(classes)} if ordered else {},
+        "f1_figure": _png_uri(figures.f1_heatmap(ordered, f1, classes)),
         "eda_page": _relative_link(paths.eda_page, paths.index),
         "demo_grid": _demo_grid(paths.demo_dir),
     }

@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import PipelineError
 from ..evaluation.metrics import HEADLINE
 from ..files import read_json, read_npz
-from ..labels import NUM_CLASSES
+from ..labels import EMOTIONS, LABEL_SOURCES
 
 SPLITS = ("validation", "test")
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
@@ -31,8 +31,11 @@ class ReportError(PipelineError, ValueError):
 class Predictions:
     """A model's class probabilities and the true labels, per split, in the split files' row order."""
 
-    probabilities: dict[str, np.ndarray]  # split -> float [n, 7]
+    probabilities: dict[str, np.ndarray]  # split -> float [n, k] over `classes`
     labels: dict[str, np.ndarray]  # split -> int [n]
+    classes: tuple[str, ...] = EMOTIONS  # the label set's classes (7 FER2013, 8 FER+)
+    label_set: str = "fer2013"  # which labels: data/label_sets.py
+    test_index: np.ndarray | None = None  # the test faces scored, as rows of data/processed/test.npz
 
 
 def load_metrics(path: str | Path) -> dict[str, dict[str, float]]:
@@ -49,27 +52,34 @@ def load_metrics(path: str | Path) -> dict[str, dict[str, float]]:
 
 
 def load_predictions(path: str | Path) -> Predictions:
-    """reports/predictions/<model>.npz: probabilities [n, 7] and labels [n] for validation and test."""
+    """reports/predictions/<model>.npz: probabilities [n, k] and labels [n] for validation and test, over
+    the label set's classes."""
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"{path}: not found; run dvc repro evaluate")
     arrays = read_npz(path)
+    classes = tuple(str(c) for c in arrays["classes"]) if "classes" in arrays else EMOTIONS
+    label_set = str(arrays["label_set"]) if "label_set" in arrays else "fer2013"
+    if label_set not in LABEL_SOURCES:
+        raise ReportError(f"{path}: label_set {label_set!r} is none of {', '.join(LABEL_SOURCES)}")
+    k = len(classes)
     probabilities, labels = {}, {}
     for split in SPLITS:
         for key in (split, f"{split}_labels"):
             if key not in arrays:
                 raise ReportError(f"{path}: missing array '{key}'")
         p, y = np.asarray(arrays[split], dtype=np.float64), np.asarray(arrays[f"{split}_labels"])
-        if p.ndim != 2 or p.shape[1] != NUM_CLASSES:
-            raise ReportError(f"{path}: '{split}' has shape {p.shape}, expected [n, {NUM_CLASSES}]")
+        if p.ndim != 2 or p.shape[1] != k:
+            raise ReportError(f"{path}: '{split}' has shape {p.shape}, expected [n, {k}] (its {k} classes)")
         if y.shape != (len(p),):
             raise ReportError(f"{path}: '{split}_labels' has {y.size} labels for {len(p)} rows")
         if not np.isfinite(p).all():
             raise ReportError(f"{path}: '{split}' holds NaN or infinite probabilities")
-        if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
-            raise ReportError(f"{path}: '{split}_labels' has labels outside 0..{NUM_CLASSES - 1}")
+        if len(y) and (y.min() < 0 or y.max() >= k):
+            raise ReportError(f"{path}: '{split}_labels' has labels outside 0..{k - 1}")
         probabilities[split], labels[split] = p, y.astype(np.int64)
-    return Predictions(probabilities, labels)
+    test_index = np.asarray(arrays["test_index"], dtype=np.int64) if "test_index" in arrays else None
+    return Predictions(probabilities, labels, classes, label_set, test_index)
 
 
 def check_same_rows(labels: np.ndarray, reference: np.ndarray, path: str | Path, reference_path: str | Path) -> None:
@@ -77,6 +87,23 @@ def check_same_rows(labels: np.ndarray, reference: np.ndarray, path: str | Path,
     if len(labels) != len(reference) or not np.array_equal(labels, reference):
         raise ReportError(f"{path}: test labels differ from {reference_path} ({len(labels)} vs {len(reference)} rows); "
                           "the predictions are stale, run dvc repro evaluate")
+
+
+def scored_test_faces(predictions: Predictions, test, path: str | Path, test_path: str | Path) -> np.ndarray:
+    """The images of the test faces the predictions score (their label set's faces), after checking
+    that the labels match those faces' labels row for row."""
+    from ..data.label_sets import label_sets
+
+    sets = label_sets(test)
+    if predictions.label_set not in sets:
+        raise ReportError(f"{path}: scored on {predictions.label_set} labels, which {test_path} does not have; "
+                          "the predictions are stale, run dvc repro evaluate")
+    subset = sets[predictions.label_set]
+    check_same_rows(predictions.labels["test"], subset.labels, path, test_path)
+    if predictions.test_index is not None and not np.array_equal(predictions.test_index, subset.index):
+        raise ReportError(f"{path}: test rows differ from {test_path}'s {predictions.label_set} faces; "
+                          "the predictions are stale, run dvc repro evaluate")
+    return test.images[subset.index]
 
 
 def load_history(path: str | Path) -> pd.DataFrame | None:
