@@ -18,7 +18,8 @@ from facial_emotion.params.results import BaselinesSection
 
 log = logging.getLogger("stages.baseline")
 
-PARAMS = ("seed", "mlflow.experiment", "baselines.balance", "baselines.{model}")  # dvc.yaml lists the same keys
+# dvc.yaml lists the same keys
+PARAMS = ("seed", "mlflow.experiment", "labels", "baselines.balance", "baselines.{model}")
 
 
 def main(argv=None) -> None:
@@ -29,6 +30,7 @@ def main(argv=None) -> None:
     # Imported after the params check: --help and a bad param answer at once, not after scikit-learn loads.
     from sklearn.exceptions import ConvergenceWarning
 
+    from facial_emotion.data.label_sets import training_targets
     from facial_emotion.models.baselines import BASELINES, subsample
 
     section = params.baselines[args.model]
@@ -36,11 +38,15 @@ def main(argv=None) -> None:
     seed, experiment = params.seed, params.mlflow.experiment
     tracking.configure(experiment)
     training = load_training_set(balance)
-    images, labels = subsample(training.data.images, training.data.labels, section.max_train_samples, seed)
+    # FER2013's labels or FER+'s majority (the most-voted class under the vote distribution): scikit-learn
+    # learns one class per face.
+    targets = training_targets(training.data, params.labels.source, params.labels.ferplus_target, "baseline")
+    images, labels = subsample(training.data.images[targets.index], targets.hard_labels, section.max_train_samples,
+                               seed)
     name = args.model
     folder = model_dir(name)
     log.info("%s on %d training images (%s)", name, len(labels), balance)
-    logged = {args.model: cfg, "balance": balance, "seed": seed}
+    logged = {args.model: cfg, "balance": balance, "seed": seed, "labels": params.labels.model_dump()}
     with tracking.stage_run(f"baseline@{name}", logged, training.data.source, training.data.sha256,
                             experiment=experiment, name=tracking.run_name(name)) as run:
         import mlflow
@@ -70,7 +76,8 @@ def main(argv=None) -> None:
     write_run_info(folder, {"model_name": name, "kind": "sklearn", "run_id": run.info.run_id,
                             "model_uri": model_uri, "experiment_id": run.info.experiment_id,
                             "train_seconds": round(seconds, 1), "train_rows": int(len(labels)),
-                            "data_source": training.data.source})
+                            "data_source": training.data.source, "labels": params.labels.source,
+                            "classes": list(targets.classes)})
 
 
 if __name__ == "__main__":

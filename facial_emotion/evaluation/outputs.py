@@ -10,7 +10,8 @@ from ..data.dataset import FaceDataset
 from ..data.label_sets import label_set
 from ..files import write_json, write_npz, write_text
 from .metrics import HEADLINE, confusion_records, study_report
-from .scoring import Scored, align, by_label_set, log_scores_into_training_run
+from .label_scores import align, by_label_set
+from .scoring import Scored, log_scores_into_training_run
 
 
 def write_model_outputs(name: str, scored: Scored, val: FaceDataset, test: FaceDataset, primary: str) -> None:

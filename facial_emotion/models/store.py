@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import PipelineError
 from ..files import read_json, write_json
+from ..labels import EMOTIONS
 from ..paths import MODELS_DIR, RUN_INFO
 
 KERAS_FILE = "model.keras"
@@ -42,7 +43,9 @@ def read_run_info(folder: Path) -> dict[str, Any]:
 
 
 def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
-    """A function uint8 faces [n, 48, 48] -> probabilities [n, 7], whatever the model kind."""
+    """A function uint8 faces [n, 48, 48] -> probabilities [n, k] over the model's classes, whatever the
+    model kind (a scikit-learn model's columns are its classes seen in training: scattered into the
+    k classes its run info names, so a class it never saw gets probability 0)."""
     folder = Path(folder)
     if (folder / KERAS_FILE).exists():
         model = load_keras_model(folder / KERAS_FILE)
@@ -51,7 +54,16 @@ def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
         import skops.io
 
         pipeline = skops.io.load(folder / SKLEARN_FILE, trusted=skops_trusted_types(folder / SKLEARN_FILE))
-        return lambda images: np.asarray(pipeline.predict_proba(_batch(images)))
+        info = read_run_info(folder) if (folder / RUN_INFO).exists() else {}
+        n_classes = len(info.get("classes") or EMOTIONS)
+        seen = np.asarray(pipeline.classes_, dtype=np.int64)
+
+        def predict(images: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(images), n_classes), dtype=np.float64)
+            out[:, seen] = pipeline.predict_proba(_batch(images))
+            return out
+
+        return predict
     raise ModelStoreError(f"{folder}: no {KERAS_FILE} or {SKLEARN_FILE}; run the model's train stage")
 
 

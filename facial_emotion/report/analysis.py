@@ -130,7 +130,7 @@ def label_set_table(metrics: dict[str, dict], primary: str) -> pd.DataFrame:
     """The model's headline scores on every label set the data has (rows: label set and split):
     FER2013's single labels and FER+'s majority, whichever it was trained on."""
     from ..evaluation.metrics import HEADLINE
-    from ..evaluation.scoring import by_label_set
+    from ..evaluation.label_scores import by_label_set
 
     rows = {(f"{label_set}{' (trained on)' if label_set == primary else ''}", split):
             {**{k: values[k] for k in HEADLINE}, "faces": int(values.get("rows", 0))}

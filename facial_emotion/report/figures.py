@@ -120,7 +120,8 @@ def reliability_diagram(curve: Reliability, title: str) -> Figure:
     return fig
 
 
-def f1_heatmap(models: Sequence[str], f1_by_split: dict[str, np.ndarray], classes: tuple[str, ...] = EMOTIONS) -> Figure:
+def f1_heatmap(models: Sequence[str], f1_by_split: dict[str, np.ndarray],
+               classes: tuple[str, ...] = EMOTIONS) -> Figure:
     """Per-class F1 of every model (rows) for each split (panels), annotated: the index page's overview."""
     n_models = len(models)
     panels = list(f1_by_split)

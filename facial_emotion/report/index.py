@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from ..evaluation.metrics import HEADLINE
 from ..files import write_text
-from ..evaluation.scoring import by_label_set
+from ..evaluation.label_scores import by_label_set
 from ..labels import LABEL_SOURCES, classes_for
 from ..paths import DEMO_DIR, EDA_DIR, INDEX_HTML, MODEL_PAGES_DIR, REPORTS_DIR
 from ..notebooks import figure_png
@@ -94,7 +94,8 @@ def build_context(paths: ReportPaths, params: dict[str, Any], baseline: Baseline
 
     primary = (load_optional_json(paths.json("leaderboard")) or {}).get("labels", "fer2013")
     if primary not in LABEL_SOURCES:
-        raise ReportError(f"{paths.json('leaderboard')}: labels is {primary!r}, expected one of {', '.join(LABEL_SOURCES)}")
+        raise ReportError(f"{paths.json('leaderboard')}: labels is {primary!r}, "
+                          f"expected one of {', '.join(LABEL_SOURCES)}")
     classes = classes_for(primary)
     grouped = {name: by_label_set(metrics[name], primary) for name in models}
     # The other label sets every model was also scored on (FER+ majority beside FER2013's labels, or back).

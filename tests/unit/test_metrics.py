@@ -141,7 +141,7 @@ def test_private_test_is_scored_apart_only_beside_public_test(usage, private_row
     probs = probabilities_for(Y_PRED)
     test = FaceDataset(images=np.zeros((20, 48, 48), np.uint8), labels=Y_TRUE, usage=np.array(usage),
                        rows=np.arange(20))
-    result = score(Y_TRUE, probs, test, probs)
+    result = score(probs, test, probs, test)
     if private_rows is None:
         assert set(result) == {"validation", "test"}
     else:
