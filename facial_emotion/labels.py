@@ -1,10 +1,12 @@
-"""The seven FER2013 classes, in label order, and the folder-name aliases people use for them."""
+"""The seven FER2013 classes, in label order, the folder-name aliases people use for them, and the
+class names of a model from its output width (FER+'s eight classes add contempt)."""
 
 from __future__ import annotations
 
 EMOTIONS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 NUM_CLASSES = len(EMOTIONS)
 IMAGE_SIZE = 48
+CONTEMPT = "contempt"  # FER+'s eighth class, after the seven FER2013 ones
 USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
 
 # Kaggle's folder layout and papers spell the classes differently; all map to one label.
@@ -22,3 +24,16 @@ _ALIASES: dict[str, int] = {
 def label_for_folder(name: str) -> int | None:
     """Label for a class folder name (case-insensitive, aliases allowed); None when unknown."""
     return _ALIASES.get(name.strip().lower())
+
+
+def class_names(n: int) -> tuple[str, ...]:
+    """The class names of a model with `n` outputs: FER2013's seven, or those and FER+'s contempt.
+
+    A Keras model stores no class names, so this is the one place they are derived from its output
+    size; an exported model carries its own (facial_emotion.inference.onnx_model).
+    """
+    if n == NUM_CLASSES:
+        return EMOTIONS
+    if n == NUM_CLASSES + 1:
+        return (*EMOTIONS, CONTEMPT)
+    raise ValueError(f"a model with {n} outputs: expected {NUM_CLASSES} (FER2013) or {NUM_CLASSES + 1} (FER+) classes")

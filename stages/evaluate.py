@@ -12,8 +12,8 @@ from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.files import read_json, write_json, write_npz, write_text
-from facial_emotion.models.store import (KERAS_FILE, SKLEARN_FILE, load_keras_model, load_predictor, log_model,
-                                         model_dir, read_run_info, skops_trusted_types, write_run_info)
+from facial_emotion.models.store import (KERAS_FILE, load_keras_model, load_predictor, log_model, model_dir,
+                                         read_run_info, write_run_info)
 from facial_emotion.params import StageParams, load_params
 
 log = logging.getLogger("stages.evaluate")
@@ -138,6 +138,8 @@ def register_champion(champion: str, scored: Scored, val: FaceDataset, cfg, regi
     model_uri = scored.run_infos[champion].get("model_uri")
     new_model = needs_new_version(registered_name, champion_print)
     if new_model and (champion == ENSEMBLE or cfg.tta_flip or not _logged_model_exists(model_uri)):
+        from facial_emotion.evaluation.ensemble import champion_model
+
         model_uri = log_model(champion_model(champion, cfg.tta_flip), f"champion-{champion}", val.images[:4])
     return register(registered_name, model_uri, champion_print,
                     {"model_name": champion, "select_by": cfg.select_by,
@@ -191,22 +193,6 @@ def _logged_model_exists(model_uri: str | None) -> bool:
         return True
     except mlflow.exceptions.MlflowException:
         return False
-
-
-def champion_model(name: str, tta_flip: bool):
-    """The champion's saved model, with flip TTA around it when `evaluate.tta_flip` is on (the saved
-    ensemble has it already)."""
-    folder = model_dir(name)
-    if (folder / KERAS_FILE).exists():
-        model = load_keras_model(folder / KERAS_FILE)
-        if name != ENSEMBLE and tta_flip:
-            from facial_emotion.evaluation.ensemble import with_flip_tta
-
-            model = with_flip_tta(model)
-        return model
-    import skops.io
-
-    return skops.io.load(folder / SKLEARN_FILE, trusted=skops_trusted_types(folder / SKLEARN_FILE))
 
 
 if __name__ == "__main__":

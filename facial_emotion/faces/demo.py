@@ -142,7 +142,7 @@ class LoopStats:
             "source": source.description,
             "model": classifier.uri,
             "model_version": classifier.version,
-            "model_call": "keras predict_on_batch" if classifier.fast_path else "pyfunc predict",
+            "model_call": classifier.runtime,
             "frames": self.frames,
             "seconds": round(wall_s, 3),
             "fps": round(self.frames / wall_s, 2) if wall_s > 0 else None,  # end to end, saving included

@@ -10,7 +10,7 @@ from pydantic import Field
 from .base import Section
 from .data import BalanceSection, DataSection, EdaSection, IngestSection, MlflowSection, SplitSection
 from .demo import DemoSection, ServeSection
-from .results import BaselinesSection, EvaluateSection, RegistrySection, ReportSection
+from .results import BaselinesSection, EvaluateSection, ExportSection, RegistrySection, ReportSection
 from .training import ACTIVATIONS, BALANCES, AugmentationSection, CnnSection, TrainSection
 
 VARIANT_NAMES = tuple(f"cnn-{b}-{a}" for b, a in itertools.product(BALANCES, ACTIVATIONS))
@@ -34,6 +34,7 @@ class Params(Section):
     baselines: BaselinesSection
     evaluate: EvaluateSection
     registry: RegistrySection
+    export: ExportSection
     report: ReportSection
     demo: DemoSection
     serve: ServeSection
