@@ -5,22 +5,23 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help repro recipe test test-all lint setup setup-dev browser postgres team-up team-down mlflow-ui mlflow-server exp-show demo serve benchmarks
+.PHONY: wheel help repro recipe test test-all lint setup setup-dev browser postgres team-up team-down mlflow-ui mlflow-server exp-show demo serve benchmarks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt requirements-inference.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .  # the package itself: the facial-emotion command
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.runtime ## create .venv and install the pipeline's packages
+setup: $(VENV)/.runtime ## create .venv, install the pipeline's packages (the [pipeline] extra, pinned) and the package
 
 setup-dev: $(VENV)/.dev ## also install the test tools
 
@@ -72,6 +73,9 @@ demo: setup ## the registered champion on webcam 0 (q quits); outputs in reports
 
 serve: setup ## web service for the champion: upload page and JSON API at http://127.0.0.1:8000 (docs at /docs)
 	python -m facial_emotion.serve
+
+wheel: setup ## build dist/facial_emotion-*.whl: pip install it anywhere for the API and the facial-emotion command (no TensorFlow)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 benchmarks: setup ## print the speed and memory figures (needs FER2013 at ../shared or FER2013_PATH)
 	for b in benchmarks/*.py; do python $$b || exit 1; done

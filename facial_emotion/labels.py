@@ -7,24 +7,11 @@ from __future__ import annotations
 EMOTIONS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 NUM_CLASSES = len(EMOTIONS)
 IMAGE_SIZE = 48
+CONTEMPT = "contempt"  # FER+'s eighth class, after the seven FER2013 ones
 USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
 # FER+ (Barsoum et al. 2016) adds contempt; kept last so the first seven indices mean what FER2013's do.
-FERPLUS_EMOTIONS: tuple[str, ...] = (*EMOTIONS, "contempt")
+FERPLUS_EMOTIONS: tuple[str, ...] = (*EMOTIONS, CONTEMPT)
 LABEL_SOURCES: tuple[str, ...] = ("fer2013", "ferplus")
-
-
-def class_names(num_classes: int) -> tuple[str, ...]:
-    """The classes of a model with `num_classes` outputs: 7 (FER2013 labels) or 8 (FER+ labels)."""
-    if num_classes == len(EMOTIONS):
-        return EMOTIONS
-    if num_classes == len(FERPLUS_EMOTIONS):
-        return FERPLUS_EMOTIONS
-    raise ValueError(f"a facial-emotion model has 7 (FER2013) or 8 (FER+) outputs, not {num_classes}")
-
-
-def classes_for(source: str) -> tuple[str, ...]:
-    """The classes a model trained on `labels.source` predicts."""
-    return FERPLUS_EMOTIONS if source == "ferplus" else EMOTIONS
 
 # Kaggle's folder layout and papers spell the classes differently; all map to one label.
 _ALIASES: dict[str, int] = {
@@ -41,3 +28,21 @@ _ALIASES: dict[str, int] = {
 def label_for_folder(name: str) -> int | None:
     """Label for a class folder name (case-insensitive, aliases allowed); None when unknown."""
     return _ALIASES.get(name.strip().lower())
+
+
+def class_names(n: int) -> tuple[str, ...]:
+    """The class names of a model with `n` outputs: FER2013's seven, or those and FER+'s contempt.
+
+    A Keras model stores no class names, so this is the one place they are derived from its output
+    size; an exported model carries its own (facial_emotion.inference.onnx_model).
+    """
+    if n == len(EMOTIONS):
+        return EMOTIONS
+    if n == len(FERPLUS_EMOTIONS):
+        return FERPLUS_EMOTIONS
+    raise ValueError(f"a model with {n} outputs: expected {NUM_CLASSES} (FER2013) or {NUM_CLASSES + 1} (FER+) classes")
+
+
+def classes_for(source: str) -> tuple[str, ...]:
+    """The classes a model trained on `labels.source` predicts."""
+    return FERPLUS_EMOTIONS if source == "ferplus" else EMOTIONS

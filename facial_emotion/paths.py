@@ -20,6 +20,8 @@ PROCESSED_DIR = Path("data/processed")  # {train,val,test}.npz
 BALANCED_DIR = Path("data/balanced")  # <method>/ per balancing method
 MODELS_DIR = Path("models")  # <model>/ per trained model (facial_emotion.models.store)
 RUN_INFO = "mlflow_run.json"  # in each model folder: the MLflow run id and model URI
+EXPORT_DIR = MODELS_DIR / "export"  # the champion as ONNX (the export stage)
+EXPORT_ONNX = EXPORT_DIR / "model.onnx"
 
 # reports/: small JSON summaries and metrics (in git), pages and images (DVC outputs)
 REPORTS_DIR = Path("reports")
@@ -34,6 +36,7 @@ PREDICTIONS_DIR = REPORTS_DIR / "predictions"  # <model>.npz
 CHAMPION = REPORTS_DIR / "champion.json"
 LEADERBOARD = REPORTS_DIR / "leaderboard.json"
 COMPARISON = REPORTS_DIR / "comparison.json"
+EXPORT_REPORT = REPORTS_DIR / "export.json"  # the export's parity check: agreement, largest difference
 DEMO_DIR = REPORTS_DIR / "demo"  # the demo stage's outputs
 DEMO_LIVE_DIR = REPORTS_DIR / "demo-live"  # the webcam demo's outputs (not a DVC output)
 MODEL_PAGES_DIR = REPORTS_DIR / "html"  # <model>.html

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from ..data.dataset import FaceDataset
-from ..models.store import KERAS_FILE, SKLEARN_FILE, load_keras_model, log_model, model_dir, skops_trusted_types
+from ..models.store import KERAS_FILE, load_keras_model, log_model, model_dir
 from .scoring import Scored, headline, score
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ def register_champion(champion: str, scored: Scored, val: FaceDataset, cfg, regi
     model_uri = scored.run_infos[champion].get("model_uri")
     new_model = needs_new_version(registered_name, champion_print)
     if new_model and (champion == ENSEMBLE or cfg.tta_flip or not _logged_model_exists(model_uri)):
+        from .ensemble import champion_model
+
         model_uri = log_model(champion_model(champion, cfg.tta_flip), f"champion-{champion}", val.images[:4])
     return register(registered_name, model_uri, champion_print,
                     {"model_name": champion, "select_by": cfg.select_by,
@@ -65,19 +67,3 @@ def _logged_model_exists(model_uri: str | None) -> bool:
         return True
     except mlflow.exceptions.MlflowException:
         return False
-
-
-def champion_model(name: str, tta_flip: bool):
-    """The champion's saved model, with flip TTA around it when `evaluate.tta_flip` is on (the saved
-    ensemble has it already)."""
-    folder = model_dir(name)
-    if (folder / KERAS_FILE).exists():
-        model = load_keras_model(folder / KERAS_FILE)
-        if name != ENSEMBLE and tta_flip:
-            from .ensemble import with_flip_tta
-
-            model = with_flip_tta(model)
-        return model
-    import skops.io
-
-    return skops.io.load(folder / SKLEARN_FILE, trusted=skops_trusted_types(folder / SKLEARN_FILE))

@@ -46,3 +46,19 @@ def with_flip_tta(model, name: str | None = None):
     mirrored = horizontal_flip_layer()(inputs)
     mean = keras.layers.Average(name="flip_mean")([model(inputs), model(mirrored)])
     return keras.Model(inputs, mean, name=name or f"{model.name}_fliptta")
+
+
+def champion_model(name: str, tta_flip: bool):
+    """The champion's saved model (models/<name>/), with flip TTA around it when `evaluate.tta_flip`
+    is on (the saved ensemble has it already): what evaluate registers and export converts."""
+    from ..models.store import KERAS_FILE, SKLEARN_FILE, load_keras_model, model_dir, skops_trusted_types
+
+    folder = model_dir(name)
+    if (folder / KERAS_FILE).exists():
+        model = load_keras_model(folder / KERAS_FILE)
+        if name != "ensemble" and tta_flip:
+            model = with_flip_tta(model)
+        return model
+    import skops.io
+
+    return skops.io.load(folder / SKLEARN_FILE, trusted=skops_trusted_types(folder / SKLEARN_FILE))

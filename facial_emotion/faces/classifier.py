@@ -1,10 +1,13 @@
-"""The emotion model behind the demo: any MLflow model URI (`models:/facial-emotion@champion`),
-called once per frame on all its faces.
+"""The emotion model behind the demo, the service, the API and the CLI: an exported ONNX file run
+by ONNX Runtime (no TensorFlow), any MLflow model URI (`models:/facial-emotion@champion`), or a
+`.keras` file, called once per frame on all its faces.
 
-A pyfunc Keras model's `predict` goes through `keras.Model.predict`, which costs tens of ms per
-call in set-up alone; the underlying Keras model's `predict_on_batch` runs the same compiled
-graph in about 2 ms, so the demo unwraps it when it can. Scaling to [0, 1] is inside every model:
-the crops go in as raw uint8 pixels.
+A registered champion that the `export` stage converted carries the ONNX file's artifact URI in a
+version tag; it is loaded through ONNX Runtime, and only a version without one goes through Keras
+(said in the log). A pyfunc Keras model's `predict` goes through `keras.Model.predict`, which
+costs tens of ms per call in set-up alone; the underlying Keras model's `predict_on_batch` runs the
+same compiled graph in about 2 ms, so the Keras path unwraps it when it can. Scaling to [0, 1] is
+inside every model: the crops go in as raw uint8 pixels.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import PipelineError
-from ..labels import IMAGE_SIZE, NUM_CLASSES
+from ..labels import IMAGE_SIZE, class_names
 
 log = logging.getLogger(__name__)
 
 
 class ModelLoadError(PipelineError, RuntimeError):
-    """A model URI that does not resolve, or a model whose output is not [n, 7] probabilities."""
+    """A model URI that does not resolve, or a model whose output is not [n, classes] probabilities."""
 
 
 class NoChampion(ModelLoadError):
@@ -31,29 +34,43 @@ class NoChampion(ModelLoadError):
 
 
 class EmotionClassifier:
-    """uint8 crops [n, 48, 48] (or [n, 48, 48, 1]) -> float32 probabilities [n, 7], in one call."""
+    """uint8 crops [n, 48, 48] (or [n, 48, 48, 1]) -> float32 probabilities [n, len(classes)], in one call.
+
+    `classes` come from the model: an exported model's metadata, or a Keras model's output width
+    (labels.class_names); None until the first call for a pyfunc model, which tells neither.
+    """
 
     def __init__(self, predict: Callable[[np.ndarray], Any], uri: str, version: str | None = None,
-                 raw_model: Any = None, origin: str = "given") -> None:
+                 raw_model: Any = None, origin: str = "given", classes: tuple[str, ...] | None = None,
+                 runtime: str = "pyfunc predict") -> None:
         self._predict = predict
         self.uri = uri
         self.version = version
         self.raw_model = raw_model  # the Keras model when called directly, else None
         self.origin = origin  # given (a URI or file the user named) | registry (the champion) | shipped (pretrained)
+        self.classes = None if classes is None else tuple(classes)
+        self.runtime = runtime  # how it is called: onnxruntime | keras predict_on_batch | pyfunc predict
 
     @property
     def fast_path(self) -> bool:
-        return self.raw_model is not None
+        """Called without per-call set-up: ONNX Runtime, or a Keras model's predict_on_batch."""
+        return self.raw_model is not None or self.runtime == "onnxruntime"
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         crops = np.asarray(crops, dtype=np.uint8)
         if crops.ndim == 3:
             crops = crops[..., None]
-        if len(crops) == 0:
-            return np.zeros((0, NUM_CLASSES), dtype=np.float32)
+        if len(crops) == 0 and self.classes is not None:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
         probs = np.asarray(self._predict(crops), dtype=np.float32)
-        if probs.shape != (len(crops), NUM_CLASSES):
-            raise ModelLoadError(f"{self.uri}: expected probabilities of shape ({len(crops)}, {NUM_CLASSES}), "
+        if self.classes is None and probs.ndim == 2:
+            try:
+                self.classes = class_names(probs.shape[1])
+            except ValueError as exc:
+                raise ModelLoadError(f"{self.uri}: {exc}; is it a facial-emotion classifier?") from None
+        width = len(self.classes) if self.classes is not None else "classes"
+        if probs.shape != (len(crops), width):
+            raise ModelLoadError(f"{self.uri}: expected probabilities of shape ({len(crops)}, {width}), "
                                  f"got {probs.shape}; is it a facial-emotion classifier?")
         return probs
 
@@ -65,7 +82,12 @@ class EmotionClassifier:
 
 def from_keras(model: Any, uri: str, version: str | None = None) -> EmotionClassifier:
     """Wrap a Keras model: `predict_on_batch` runs its compiled graph without `predict`'s set-up cost."""
-    return EmotionClassifier(model.predict_on_batch, uri, version, raw_model=model)
+    try:
+        classes = class_names(int(model.output_shape[-1]))
+    except ValueError as exc:
+        raise ModelLoadError(f"{uri}: {exc}; is it a facial-emotion classifier?") from None
+    return EmotionClassifier(model.predict_on_batch, uri, version, raw_model=model, classes=classes,
+                             runtime="keras predict_on_batch")
 
 
 def alias_version(uri: str) -> str | None:
@@ -83,10 +105,20 @@ def alias_version(uri: str) -> str | None:
 
 
 def load_classifier(uri: str) -> EmotionClassifier:
-    """An MLflow model URI, a local MLflow model folder, or a `.keras` file -> EmotionClassifier.
+    """An `.onnx` file (ONNX Runtime, no TensorFlow), an MLflow model URI, a local MLflow model folder,
+    or a `.keras` file -> EmotionClassifier.
 
     The MLflow tracking and registry URIs must already be set (facial_emotion.tracking.configure).
+    A registered version with an exported ONNX file (the `export` stage's tag) runs on ONNX Runtime.
     """
+    if uri.endswith(".onnx"):
+        from ..inference.onnx_model import load_onnx_classifier
+
+        return _warmed(load_onnx_classifier(uri))
+    if uri.startswith("models:/"):
+        exported = _exported_onnx(uri)
+        if exported is not None:
+            return exported
     if uri.endswith(".keras"):
         if not Path(uri).is_file():
             raise ModelLoadError(f"{uri}: no such model file")
@@ -109,10 +141,55 @@ def load_classifier(uri: str) -> EmotionClassifier:
     if raw is not None and hasattr(raw, "predict_on_batch"):
         classifier = from_keras(raw, uri, version)
     else:
-        classifier = EmotionClassifier(model.predict, uri, version)
-    log.info("model %s%s loaded (%s)", uri, f" (version {version})" if version else "",
-             "Keras predict_on_batch" if classifier.fast_path else "pyfunc predict")
+        classifier = EmotionClassifier(model.predict, uri, version, runtime="pyfunc predict")
+    log.info("model %s%s loaded (%s)", uri, f" (version {version})" if version else "", classifier.runtime)
     return _warmed(classifier)
+
+
+def _exported_onnx(uri: str) -> EmotionClassifier | None:
+    """The ONNX file the `export` stage logged for the registered version behind `uri`, loaded through
+    ONNX Runtime; None (and a log line saying why Keras is used) when that version has none."""
+    from ..inference.onnx_model import ONNX_TAG
+
+    version = registered_version(uri)
+    if version is None:
+        return None
+    artifact = version.tags.get(ONNX_TAG)
+    if not artifact:
+        log.warning("%s (version %s) has no exported ONNX model (run the export stage: dvc repro export); "
+                    "loading its Keras model through TensorFlow", uri, version.version)
+        return None
+    import mlflow
+
+    from ..inference.onnx_model import load_onnx_classifier
+
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact)
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing run or artifact
+        raise ModelLoadError(f"{uri}: cannot download its ONNX model {artifact} ({_first_line(exc)})") from None
+    classifier = load_onnx_classifier(local, uri=uri, version=str(version.version))
+    log.info("model %s (version %s) loaded from its exported ONNX file (onnxruntime)", uri, version.version)
+    return _warmed(classifier)
+
+
+def registered_version(uri: str):
+    """The MLflow ModelVersion behind `models:/<name>@<alias>` or `models:/<name>/<version>`, else None
+    (a logged-model URI `models:/m-...` names no registered version)."""
+    from mlflow import MlflowClient
+
+    rest = uri[len("models:/"):].strip("/")
+    client = MlflowClient()
+    try:
+        if "@" in rest:
+            name, alias = rest.rsplit("@", 1)
+            return client.get_model_version_by_alias(name, alias)
+        if "/" in rest:
+            name, number = rest.rsplit("/", 1)
+            return client.get_model_version(name, number)
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing model or alias
+        raise NoChampion(f"{uri}: not in the model registry ({_first_line(exc)}); "
+                         "run the evaluate stage (dvc repro) to register a champion") from None
+    return None
 
 
 def load_default_classifier(registered: str) -> EmotionClassifier:
@@ -132,7 +209,7 @@ def load_default_classifier(registered: str) -> EmotionClassifier:
         log.warning("no champion registered as %s in %s: using the pretrained model shipped with the package, %s. "
                     "Run `dvc repro` to train and register your own.", uri, mlflow.get_tracking_uri(),
                     pretrained.summary())
-        classifier = load_classifier(str(pretrained.MODEL_FILE))
+        classifier = load_classifier(str(pretrained.ONNX_FILE))
         classifier.origin = "shipped"
         return classifier
     classifier = load_classifier(uri)

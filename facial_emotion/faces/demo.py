@@ -142,7 +142,7 @@ class LoopStats:
             "source": source.description,
             "model": classifier.uri,
             "model_version": classifier.version,
-            "model_call": "keras predict_on_batch" if classifier.fast_path else "pyfunc predict",
+            "model_call": classifier.runtime,
             "frames": self.frames,
             "seconds": round(wall_s, 3),
             "fps": round(self.frames / wall_s, 2) if wall_s > 0 else None,  # end to end, saving included
@@ -236,7 +236,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source", default="0",
                         help="webcam index (0), video file, image file, image folder, or 'astronaut' (default: 0)")
     parser.add_argument("--model", default=None,
-                        help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion, "
+                        help="MLflow model URI, .onnx or .keras file (default: models:/<registry.model_name>@champion, "
                              "else the pretrained model shipped with the package)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     parser.add_argument("--no-window", action="store_true", help="headless: no window (servers, CI)")
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         from .classifier import load_classifier, load_default_classifier
 
-        if not (args.model or "").endswith(".keras"):
+        if not (args.model or "").endswith((".keras", ".onnx")):
             from .. import tracking
 
             tracking.configure((params.get("mlflow") or {}).get("experiment", tracking.DEFAULT_EXPERIMENT))

@@ -60,6 +60,13 @@ class RegistrySection(Section):
     model_name: Name
 
 
+class ExportSection(Section):
+    """The export stage: the champion as ONNX, checked against Keras on the test rows."""
+
+    opset: Annotated[int, Field(ge=13, le=18)]         # ONNX opset (tf2onnx 1.17 writes 13-18)
+    min_agreement: Annotated[float, Field(gt=0, le=1)]  # share of test faces whose top class must match
+
+
 class ReportSection(Section):
     n_mistakes: NonNegative
     calibration_bins: Count

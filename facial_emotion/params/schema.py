@@ -11,7 +11,7 @@ from .base import Section
 from .data import (BalanceSection, DataSection, EdaSection, IngestSection, LabelsSection, MlflowSection,
                    SplitSection)
 from .demo import DemoSection, ServeSection
-from .results import BaselinesSection, EvaluateSection, RegistrySection, ReportSection
+from .results import BaselinesSection, EvaluateSection, ExportSection, RegistrySection, ReportSection
 from .training import ACTIVATIONS, BALANCES, AugmentationSection, CnnSection, TrainSection
 
 VARIANT_NAMES = tuple(f"cnn-{b}-{a}" for b, a in itertools.product(BALANCES, ACTIVATIONS))
@@ -36,6 +36,7 @@ class Params(Section):
     baselines: BaselinesSection
     evaluate: EvaluateSection
     registry: RegistrySection
+    export: ExportSection
     report: ReportSection
     demo: DemoSection
     serve: ServeSection

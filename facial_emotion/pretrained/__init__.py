@@ -1,4 +1,5 @@
-"""The pretrained model shipped with the package: the CPU recipe's network trained on real FER2013.
+"""The pretrained model shipped with the package: the CPU recipe's network trained on real FER2013,
+as Keras (for the pipeline) and as ONNX (for ONNX Runtime: the API, CLI, demo and service).
 
 The demo and the web service fall back to it when the registry holds no champion, so a fresh
 clone classifies real faces before any training. Its card (MODEL_CARD.md, figures in card.json)
@@ -13,6 +14,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 MODEL_FILE = HERE / "fer2013_cpu_recipe.keras"
+ONNX_FILE = HERE / "fer2013_cpu_recipe.onnx"  # the same network exported (export.py), run without TensorFlow
 CARD_FILE = HERE / "MODEL_CARD.md"
 CARD_JSON = HERE / "card.json"
 

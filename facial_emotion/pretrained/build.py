@@ -106,6 +106,9 @@ def main(argv=None) -> None:
     log.info("wrote %s (%.2f MB) and %s: test accuracy %.4f, macro-F1 %.4f", MODEL_FILE,
              MODEL_FILE.stat().st_size / 1e6, CARD_JSON, card["scores"]["test"]["accuracy"],
              card["scores"]["test"]["macro_f1"])
+    from .export import export_shipped
+
+    export_shipped(args.fer2013)  # the ONNX copy the light runtime loads, checked on the same test rows
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ class ImageInfo(BaseModel):
 
 class Face(BaseModel):
     box: list[int] = Field(description="[x, y, width, height] in original image pixels", min_length=4, max_length=4)
-    probabilities: dict[str, float] = Field(description=f"one per class: {', '.join(EMOTIONS)}")
+    probabilities: dict[str, float] = Field(description="one per class of the model (GET /health `labels`), "
+                                                        f"e.g. FER2013's {', '.join(EMOTIONS)}")
     label: str
     confidence: float
 
@@ -101,8 +102,8 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
     app = FastAPI(
         title="Facial emotion",
         version=__version__,
-        description="Upload a photo, get each face's box and the probabilities of the seven FER2013 classes "
-                    f"({', '.join(EMOTIONS)}). Model: `{classifier.uri}`.",
+        description="Upload a photo, get each face's box and the probabilities of the model's classes "
+                    f"({', '.join(classifier.classes or EMOTIONS)}). Model: `{classifier.uri}`.",
     )
     app.state.service = service
 
@@ -135,7 +136,8 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
         return {
             "status": "ok",
             "model": service.model,
-            "labels": list(EMOTIONS),
+            "labels": list(classifier.classes or ()),
+            "runtime": classifier.runtime,
             "max_upload_mb": settings.max_upload_mb,
             "max_megapixels": settings.max_megapixels,
             "max_side": settings.max_side,

@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Emotion web service: upload page and JSON API over the champion model",
     )
     parser.add_argument("--model", default=None,
-                        help="MLflow model URI or .keras file (default: models:/<registry.model_name>@champion, "
+                        help="MLflow model URI, .onnx or .keras file (default: models:/<registry.model_name>@champion, "
                              "else the pretrained model shipped with the package)")
     parser.add_argument("--host", default=None, help="address to bind (default: serve.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: serve.port, 8000)")
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..faces.classifier import load_classifier, load_default_classifier
 
-    if not (args.model or "").endswith(".keras"):
+    if not (args.model or "").endswith((".keras", ".onnx")):
         from .. import tracking
 
         tracking.configure(params.mlflow.experiment if params else tracking.DEFAULT_EXPERIMENT)

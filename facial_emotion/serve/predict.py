@@ -1,5 +1,5 @@
-"""One photo in, every face's box and seven probabilities out: the demo's detector (params.yaml
-`demo.detector`) and crops, the registered model, the project's label names.
+"""One photo in, every face's box and class probabilities out: the demo's detector (params.yaml
+`demo.detector`) and crops, the registered model (on ONNX Runtime once exported), its class names.
 
 OpenCV's detectors keep per-image buffers, so one detector must not run in two threads at once, and
 a Keras model is not documented as safe to call from several: detection and classification each
@@ -18,7 +18,7 @@ import numpy as np
 from ..faces.classifier import EmotionClassifier
 from ..faces.crops import crop_faces
 from ..faces.detect import create_detector
-from ..labels import EMOTIONS, IMAGE_SIZE
+from ..labels import IMAGE_SIZE
 from .images import PreparedImage, prepare_image
 from .settings import ServeSettings
 
@@ -71,19 +71,19 @@ class EmotionService:
             "model": self.model,
             "image": {"width": image.width, "height": image.height, "scale": round(image.scale, 6),
                       "format": image.format},
-            "faces": [_face(box, probs, image) for box, probs in zip(boxes, probabilities)],
+            "faces": [_face(box, probs, image, self.classifier.classes) for box, probs in zip(boxes, probabilities)],
             "whole_image": bool(used_whole_image),
         }
 
 
-def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage) -> dict[str, Any]:
+def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage, classes: tuple[str, ...]) -> dict[str, Any]:
     x, y, w, h = (float(v) / image.scale for v in box)
     x0, y0 = max(0, round(x)), max(0, round(y))
     x1, y1 = min(image.width, round(x + w)), min(image.height, round(y + h))
     best = int(np.argmax(probabilities))
     return {
         "box": [x0, y0, x1 - x0, y1 - y0],
-        "probabilities": {name: round(float(p), 6) for name, p in zip(EMOTIONS, probabilities)},
-        "label": EMOTIONS[best],
+        "probabilities": {name: round(float(p), 6) for name, p in zip(classes, probabilities)},
+        "label": classes[best],
         "confidence": round(float(probabilities[best]), 6),
     }

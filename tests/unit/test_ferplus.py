@@ -143,7 +143,7 @@ def test_each_training_mode_targets_what_the_paper_says() -> None:
 
 def test_class_names_follow_the_model_output_size() -> None:
     assert class_names(7) == EMOTIONS and class_names(8) == FERPLUS_EMOTIONS
-    with pytest.raises(ValueError, match="7 .* or 8"):
+    with pytest.raises(ValueError, match="expected 7 .* or 8"):
         class_names(5)
 
 

@@ -69,7 +69,8 @@ def test_no_champion_means_the_shipped_model_said_in_health(tmp_path, monkeypatc
     import asyncio
 
     body = asyncio.run(health())
-    assert body["model"]["origin"] == "shipped" and body["model"]["uri"].endswith(pretrained.MODEL_FILE.name)
+    assert body["model"]["origin"] == "shipped" and body["model"]["uri"].endswith(pretrained.ONNX_FILE.name)
+    assert body["runtime"] == "onnxruntime" and body["labels"][0] == "anger" and len(body["labels"]) == 7
 
 
 def test_the_demo_without_a_champion_says_so_first(tmp_path):
