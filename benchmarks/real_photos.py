@@ -1,5 +1,7 @@
-"""Models on real photos whose faces' expressions were labelled by eye (tests/assets/faces/emotions.json):
-accuracy, accuracy per class, confusion counts and mean top probability, and the behaviour checks of
+"""Emotion models scored on real photos whose faces' expressions were labelled by eye.
+
+The faces are tests/assets/faces/emotions.json's. Per model: accuracy, accuracy per class,
+confusion counts and mean top probability, and the behaviour checks of
 tests/integration/test_behaviour.py (a face keeps its label when the photo is mirrored or turned
 10 degrees) on the same faces.
 
@@ -320,7 +322,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--photos", default=str(PHOTOS),
                         help="folder with the photos, boxes.json and emotions.json (default: tests/assets/faces)")
     parser.add_argument("--no-behaviour", action="store_true",
-                        help="skip the mirrored and turned views (a quarter of the detector's work)")
+                        help="skip the mirrored and turned views (then the detector runs once per photo, not 4 times)")
     return parser.parse_args(argv)
 
 
@@ -333,10 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         models = [Path(m) for m in args.model] if args.model else default_models()
         if not models:
             raise PipelineError(f"no .keras or .onnx file in {PRETRAINED}: pass --model")
+        classifiers = {str(path): load_model(path) for path in models}
         faces = load_emotions(args.photos)
         settings, _ = settings_from_file(args.params)
         crops = collect_crops(faces, create_detector(settings.detector), args.photos, behaviour=not args.no_behaviour)
-        classifiers = {str(path): load_model(path) for path in models}
         results = {name: score(classifier, crops) for name, classifier in classifiers.items()}
     except PipelineError as exc:
         sys.exit(f"error: {exc}")

@@ -86,3 +86,30 @@ def test_the_shipped_model_scores_on_the_labelled_real_photos_as_measured():
     assert majority_baseline(crops)["accuracy"] < bar
     assert result["unmatched_faces"] <= 5, result["unmatched_faces"]
     assert result["accuracy"] >= bar, (result["accuracy"], result["confusion"])
+
+
+def test_scores_count_clear_faces_only_and_an_eight_class_models_contempt_as_wrong():
+    """score() on four faces with fixed answers from an 8-class model: contempt on a neutral face is
+    wrong, the unclear face is left out of accuracy but kept in the confusion counts."""
+    import numpy as np
+
+    from benchmarks.real_photos import FaceCrops, LabelledFace
+    from facial_emotion.faces.classifier import EmotionClassifier
+    from facial_emotion.labels import FERPLUS_EMOTIONS
+
+    faces = [LabelledFace("a.jpg", (0, 0, 9, 9), "happiness"), LabelledFace("a.jpg", (9, 9, 9, 9), "neutral"),
+             LabelledFace("b.jpg", (0, 0, 9, 9), "neutral"), LabelledFace("b.jpg", (9, 9, 9, 9), UNCLEAR)]
+    answers = ["happiness", "contempt", "neutral", "anger"]
+    probs = np.full((4, 8), 0.02, np.float32)
+    for i, answer in enumerate(answers):
+        probs[i, FERPLUS_EMOTIONS.index(answer)] = 0.86
+    model = EmotionClassifier(lambda crops: probs[:len(crops)], "fixed answers", classes=FERPLUS_EMOTIONS)
+    empty = np.zeros((0, 48, 48), np.uint8)
+    crops = FaceCrops(faces, np.zeros((4, 48, 48), np.uint8), [], {name: empty for name in ("found",)})
+    result = score(model, crops)
+    assert result["accuracy"] == round(2 / 3, 4) and result["clear_faces"] == 3
+    assert result["per_class"] == {"happiness": {"faces": 1, "accuracy": 1.0}, "neutral": {"faces": 2, "accuracy": 0.5}}
+    assert result["confusion"] == {"happiness": {"happiness": 1}, "neutral": {"contempt": 1, "neutral": 1},
+                                   UNCLEAR: {"anger": 1}}
+    assert "behaviour" not in result
+    assert majority_baseline(crops) == {"label": "neutral", "accuracy": round(2 / 3, 4)}
