@@ -1,0 +1,60 @@
+"""FER+ labels through the real pipeline: `dvc repro` with `labels.source: ferplus` on the tiny
+synthetic data (synthetic faces get synthetic votes), 8-class models through evaluate, export,
+report and demo, every model scored on both label sets."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+pytestmark = pytest.mark.slow
+
+
+def _json(root, name):
+    return json.loads((root / name).read_text())
+
+
+def test_fer2013_models_are_also_scored_on_ferplus_labels(tiny_pipeline):
+    root = tiny_pipeline.root
+    assert _json(root, "reports/ingest_summary.json")["ferplus"]["no_majority_label"]  # synthetic votes, counted
+    metrics = _json(root, "reports/metrics/cnn-none-relu.json")
+    assert "f1_contempt" not in metrics["test"] and "f1_contempt" in metrics["test_ferplus"]
+    assert _json(root, "reports/leaderboard.json")["labels"] == "fer2013"
+    index = (root / "reports/index.html").read_text()
+    assert "test (FER+ majority)" in index
+
+
+def test_ferplus_trains_eight_class_models_scored_on_both_label_sets(pipeline_fork):
+    root = pipeline_fork.root
+    pipeline_fork.set_params({"labels.source": "ferplus", "split.strategy": "challenge"})
+    pipeline_fork.dvc("repro")
+
+    split = _json(root, "reports/split_summary.json")
+    assert split["labels"]["source"] == "ferplus" and split["labels"]["training_faces_left_out"] > 0
+    for name in ("cnn-none-relu", "cnn-smote-elu", "logreg"):
+        metrics = _json(root, f"reports/metrics/{name}.json")
+        assert "f1_contempt" in metrics["test"], name  # 8 classes, scored on FER+ majority
+        assert "f1_contempt" not in metrics["test_fer2013"], name  # and on FER2013's seven
+        assert metrics["test"]["rows"] < metrics["test_fer2013"]["rows"]  # faces without a majority left out
+    champion = _json(root, "reports/champion.json")
+    assert champion["labels"] == "ferplus"
+
+    mlflow.set_tracking_uri(pipeline_fork.tracking_uri)
+    mlflow.set_registry_uri(pipeline_fork.tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/facial-emotion@champion")
+    faces = np.random.default_rng(0).integers(0, 256, size=(3, 48, 48, 1), dtype=np.uint8)
+    assert np.asarray(model.predict(faces)).shape == (3, 8)
+    run = MlflowClient(pipeline_fork.tracking_uri).get_run(
+        _json(root, "models/cnn-none-relu/mlflow_run.json")["run_id"])
+    assert run.data.tags["labels"] == "ferplus" and run.data.tags["classes"].endswith("contempt")
+
+    index = (root / "reports/index.html").read_text()
+    assert "validation (FER+ majority)" in index and "test (FER2013 labels)" in index and "contempt" in index
+    page = (root / "reports/html/cnn-none-relu.html").read_text()
+    assert "Scores on every label set" in page and "contempt" in page
+    demo = next((root / "reports/demo").glob("*.json"))
+    assert demo.stat().st_size > 0
