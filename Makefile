@@ -54,9 +54,11 @@ ISA_TESTS := tests/unit/test_training_options.py tests/unit/test_resume.py tests
   tests/unit/test_architectures.py tests/unit/test_fused_batchnorm.py tests/unit/test_shipped_model.py \
   tests/integration/test_training.py
 
+ISA_ARGS ?=
+
 test-isa: setup-dev ## the training tests with oneDNN limited to AVX2, then with oneDNN off: CPU-dependent results show here
-	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest $(ISA_TESTS)
-	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest $(ISA_TESTS)
+	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest $(ISA_ARGS) $(ISA_TESTS)
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest $(ISA_ARGS) $(ISA_TESTS)
 
 lint: setup-dev ## ruff (settings in pyproject.toml)
 	$(BIN)/ruff check .
