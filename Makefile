@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.<name>`: the venv must come first on PATH for dvc and its children.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: wheel help repro recipe test test-all lint setup setup-dev browser postgres team-up team-down mlflow-ui mlflow-server exp-show demo serve benchmarks
+.PHONY: wheel help repro recipe test test-all test-isa lint setup setup-dev browser postgres team-up team-down mlflow-ui mlflow-server exp-show demo serve benchmarks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,18 @@ test: setup-dev ## the fast tier (under 5 min on 2 cores): every test not marked
 
 test-all: setup-dev browser postgres ## every test: unit, data, the slow training and end-to-end ones (what CI runs)
 	$(BIN)/python -m pytest
+
+# The tests that train or compare TensorFlow's floats. oneDNN picks its kernels by CPU (AVX-512 here,
+# AVX2 on many machines), so their figures differ from CPU to CPU: these must assert what holds on any.
+ISA_TESTS := tests/unit/test_training_options.py tests/unit/test_resume.py tests/unit/test_stopping.py \
+  tests/unit/test_architectures.py tests/unit/test_fused_batchnorm.py tests/unit/test_shipped_model.py \
+  tests/integration/test_training.py
+
+ISA_ARGS ?=
+
+test-isa: setup-dev ## the training tests with oneDNN limited to AVX2, then with oneDNN off: CPU-dependent results show here
+	ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest $(ISA_ARGS) $(ISA_TESTS)
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest $(ISA_ARGS) $(ISA_TESTS)
 
 lint: setup-dev ## ruff (settings in pyproject.toml)
 	$(BIN)/ruff check .
