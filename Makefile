@@ -73,5 +73,5 @@ demo: setup ## the registered champion on webcam 0 (q quits); outputs in reports
 serve: setup ## web service for the champion: upload page and JSON API at http://127.0.0.1:8000 (docs at /docs)
 	python -m facial_emotion.serve
 
-benchmarks: setup ## print the speed and memory figures (needs FER2013 at ../shared or FER2013_PATH)
-	for b in benchmarks/*.py; do python $$b || exit 1; done
+benchmarks: setup ## print the speed, memory and peer figures (needs FER2013 at ../shared or FER2013_PATH)
+	for b in benchmarks/*.py; do grep -q '^if __name__ == "__main__":' $$b || continue; python $$b || exit 1; done
