@@ -89,5 +89,5 @@ serve: setup ## web service for the champion: upload page and JSON API at http:/
 wheel: setup ## build dist/facial_emotion-*.whl: pip install it anywhere for the API and the facial-emotion command (no TensorFlow)
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
-benchmarks: setup ## print the speed and memory figures (needs FER2013 at ../shared or FER2013_PATH)
-	for b in benchmarks/*.py; do python $$b || exit 1; done
+benchmarks: setup ## print the speed, memory and peer figures (needs FER2013 at ../shared or FER2013_PATH)
+	for b in benchmarks/*.py; do grep -q '^if __name__ == "__main__":' $$b || continue; python $$b || exit 1; done
