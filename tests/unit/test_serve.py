@@ -113,11 +113,22 @@ def test_command_line_overrides_are_checked_too(change, words):
     ("models:/facial-emotion@champion", "4", ("facial-emotion", "4")),
     ("models:/facial-emotion/3", None, ("facial-emotion", "3")),
     ("models:/m-0123abcd", None, (None, None)),
-    ("models/cnn/model.keras", None, (None, None)),
 ])
 def test_model_identity(uri, version, expected):
     identity = model_identity(EmotionClassifier(_softmax_of_mean, uri, version))
     assert (identity["name"], identity["version"]) == expected and identity["uri"] == uri
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("/srv/app/facial_emotion/pretrained/fer2013-cnn.keras", "fer2013-cnn.keras"),
+    ("models/cnn/model.keras", "model.keras"),
+    ("file:///home/ann/mlruns/1/abc/artifacts/model/", "model"),
+    ("C:\\Users\\ann\\model.keras", "model.keras"),
+    ("runs:/0123/model", "runs:/0123/model"),
+])
+def test_model_identity_names_no_server_path(uri, shown):
+    """Issue 41 case 7: the API's answer named the server's absolute path to the model file."""
+    assert model_identity(EmotionClassifier(_softmax_of_mean, uri))["uri"] == shown
 
 
 class _InProcess:
