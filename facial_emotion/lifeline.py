@@ -1,0 +1,59 @@
+"""A stage started by `dvc` ends when that `dvc` ends.
+
+DVC starts each stage's command and waits for it, but a SIGTERM or SIGKILL to `dvc` alone leaves
+the command running: the orphan went on training and later overwrote `models/<variant>/` behind
+DVC's back. So a stage that DVC started (DVC sets `DVC_STAGE`) asks to be sent SIGTERM when its
+parent dies: Linux's `prctl(PR_SET_PDEATHSIG)`, set through ctypes, and a watchdog thread that sees
+the parent change (its fallback where prctl is missing). SIGTERM then takes the stage's usual
+orderly stop (cli.run_main: MLflow run ended as KILLED, exit 143, no half-written file).
+A stage run by hand (no `DVC_STAGE`) is left alone: `nohup python -m stages.train &` must survive
+its shell.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+WATCH_EVERY_S = 1.0
+
+
+def _set_parent_death_signal(signum: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(WATCH_EVERY_S):
+        if os.getppid() != parent:
+            log.warning("the process that started this stage (pid %d) is gone: stopping", parent)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def end_with_parent(signum: int = signal.SIGTERM) -> threading.Event | None:
+    """Under DVC: be sent `signum` when the parent process ends. Returns the watchdog's stop event
+    (None when not started by DVC, or when the parent is already gone)."""
+    if not os.environ.get("DVC_STAGE"):
+        return None
+    parent = os.getppid()
+    _set_parent_death_signal(signum)
+    if os.getppid() != parent:  # orphaned before the request took effect
+        os.kill(os.getpid(), signum)
+        return None
+    stop = threading.Event()
+    threading.Thread(target=_watch, args=(parent, stop), name="dvc-parent-watch", daemon=True).start()
+    return stop
