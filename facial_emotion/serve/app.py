@@ -52,6 +52,10 @@ class ModelInfo(BaseModel):
     uri: str = Field(description="MLflow model URI, or the model file's name (never a server path)")
     name: str | None = Field(None, description="registered model name; null for a file or a logged-model URI")
     version: str | None = Field(None, description="registry version behind the alias, when known")
+    origin: str = Field("given", description="given (--model), registry (the champion) or shipped (pretrained)")
+    trained_on: str | None = Field(None, description="the data it was trained on (synthetic, fer2013), when known")
+    note: str | None = Field(None, description="one line to heed: a model trained on synthetic faces, or a "
+                                               "champion passed over for the shipped model")
 
 
 class ImageInfo(BaseModel):

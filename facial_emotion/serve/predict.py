@@ -49,7 +49,7 @@ def model_identity(classifier: EmotionClassifier) -> dict[str, str | None]:
         elif not rest.startswith("m-"):  # models:/m-<id> is a logged model, not a registered one
             name = rest
     return {"uri": uri, "name": name, "version": None if version is None else str(version),
-            "origin": classifier.origin}
+            "origin": classifier.origin, "trained_on": classifier.trained_on, "note": classifier.note}
 
 
 class EmotionService:
