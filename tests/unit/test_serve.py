@@ -71,6 +71,18 @@ def test_huge_canvas_is_refused_from_the_header():
         prepare_image(_png_claiming(40000, 40000), 50 * 10**6, 1600)  # Pillow's own bomb guard
 
 
+def test_decoded_pixels_are_capped_from_the_header_and_jpegs_decode_reduced():
+    """Issue 41 case 2: a 7000x7000 plain PNG (49 MP, under the 50 MP header limit) was decoded whole."""
+    with pytest.raises(UploadTooLarge, match=r"7000x7000 .*max_decoded_megapixels"):
+        prepare_image(_png_claiming(7000, 7000), 50 * 10**6, 1600, 16 * 10**6)
+    gradient = np.tile(np.arange(3300, dtype=np.uint8)[None, :, None], (3300, 1, 3))
+    with pytest.raises(UploadTooLarge, match="max_decoded_megapixels"):
+        prepare_image(_encode(gradient, ".png"), 50 * 10**6, 1600, 4 * 10**6)  # 10.9 MP, no reduced decode
+    image = prepare_image(_encode(gradient, ".jpg"), 50 * 10**6, 1600, 4 * 10**6)  # decoded at 1/2: 2.7 MP
+    assert (image.width, image.height) == (3300, 3300) and image.gray.shape == (1600, 1600)
+    assert image.scale == pytest.approx(1600 / 3300)
+
+
 def test_big_images_are_shrunk_to_max_side():
     image = prepare_image(_encode(np.zeros((900, 1200, 3), np.uint8), ".png"), 10**7, 600)
     assert (image.width, image.height, image.scale) == (1200, 900, 0.5)
