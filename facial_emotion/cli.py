@@ -1,9 +1,11 @@
 """Shared entry-point behaviour for stages and tools: a real --help, readable logs, one-line errors,
-and SIGTERM turned into an orderly stop."""
+SIGTERM turned into an orderly stop, and for DVC stages: outputs checked writable before any work
+(preflight.py) and an end when the `dvc` that started them ends (lifeline.py)."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -11,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterable
 
 from .errors import PipelineError, Stopped
+from .lifeline import end_with_parent
+from .preflight import check_writable, declared_outputs
 from .tracking import tracking_failure
 
 
@@ -40,14 +44,43 @@ def _stop(signum: int, frame) -> None:
     raise Stopped(signum)
 
 
+# A disk that cannot take the write: the user's to fix, and worth one line, not a traceback.
+DISK_ERRORS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM}
+
+
+def disk_failure(exc: BaseException) -> str | None:
+    """One line for a write the disk refused (read-only, full, not ours), else None."""
+    if not isinstance(exc, OSError) or exc.errno not in DISK_ERRORS:
+        return None
+    return (f"{exc.filename or 'an output'}: {os.strerror(exc.errno).lower()}; each file is written whole or "
+            "not at all, so those not yet written keep their last version")
+
+
+def _main_module() -> str | None:
+    """`stages.ingest` when run as `python -m stages.ingest`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return spec.name if spec is not None else None
+
+
+def preflight_outputs(module: str | None, argv: list[str]) -> None:
+    """Every output dvc.yaml declares for this stage must be writable before it starts (not for --help)."""
+    from .paths import repo_root
+
+    if module and module.startswith("stages.") and not {"-h", "--help"} & set(argv):
+        root = repo_root()
+        check_writable(declared_outputs(module, root / "dvc.yaml"), root)
+
+
 def run_main(main: Callable[[], object]) -> None:
-    """Run a stage's main(): a PipelineError, or the tracking server failing mid-stage, becomes
-    `error: <message>` and exit status 1; SIGTERM ends the stage's MLflow run as KILLED and exits
-    128 + 15 with one line."""
+    """Run a stage's main(): a PipelineError, a disk that refuses a write, or the tracking server
+    failing mid-stage, becomes `error: <message>` and exit status 1; SIGTERM (also sent when the
+    `dvc` that started it dies) ends the stage's MLflow run as KILLED and exits 128 + 15 with one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter drowns DVC's log
     setup_logging()
     signal.signal(signal.SIGTERM, _stop)
     try:
+        end_with_parent()
+        preflight_outputs(_main_module(), sys.argv[1:])
         main()
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -57,7 +90,7 @@ def run_main(main: Callable[[], object]) -> None:
         print(f"error: stopped by {signal.Signals(exc.signum).name}{run}", file=sys.stderr)
         sys.exit(128 + exc.signum)
     except Exception as exc:
-        failure = tracking_failure(exc)
+        failure = disk_failure(exc) or tracking_failure(exc)
         if failure is None:
             raise
         print(f"error: {failure}", file=sys.stderr)

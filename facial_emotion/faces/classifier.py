@@ -50,6 +50,8 @@ class EmotionClassifier:
         self.origin = origin  # given (a URI or file the user named) | registry (the champion) | shipped (pretrained)
         self.classes = None if classes is None else tuple(classes)
         self.runtime = runtime  # how it is called: onnxruntime | keras predict_on_batch | pyfunc predict
+        self.trained_on: str | None = None  # the data_source it was trained on, when known (see provenance.py)
+        self.note: str | None = None  # one line every answer carries: a synthetic model, or one passed over
 
     @property
     def fast_path(self) -> bool:
@@ -118,6 +120,7 @@ def load_classifier(uri: str) -> EmotionClassifier:
     if uri.startswith("models:/"):
         exported = _exported_onnx(uri)
         if exported is not None:
+            _say_training_data(exported)
             return exported
     if uri.endswith(".keras"):
         if not Path(uri).is_file():
@@ -143,6 +146,7 @@ def load_classifier(uri: str) -> EmotionClassifier:
     else:
         classifier = EmotionClassifier(model.predict, uri, version, runtime="pyfunc predict")
     log.info("model %s%s loaded (%s)", uri, f" (version {version})" if version else "", classifier.runtime)
+    _say_training_data(classifier)
     return _warmed(classifier)
 
 
@@ -192,13 +196,24 @@ def registered_version(uri: str):
     return None
 
 
+def _say_training_data(classifier: EmotionClassifier) -> None:
+    from .provenance import SYNTHETIC, data_source, synthetic_warning
+
+    classifier.trained_on = data_source(classifier.uri)
+    if classifier.trained_on == SYNTHETIC:
+        classifier.note = synthetic_warning(classifier.uri)
+        log.warning("%s", classifier.note)
+
+
 def load_default_classifier(registered: str) -> EmotionClassifier:
-    """The registered champion (`models:/<registered>@champion`), or, when the registry has none,
-    the pretrained model shipped with the package, said in the first log line.
+    """The registered champion (`models:/<registered>@champion`), or the pretrained model shipped
+    with the package when the registry has none or its champion was trained on synthetic data
+    (provenance.prefer_shipped), said in the first log line and in the classifier's `note`.
 
     Only a missing champion falls back: a champion that exists but fails to load is an error.
     """
     from .. import pretrained
+    from .provenance import data_source, prefer_shipped
 
     uri = f"models:/{registered}@champion"
     try:
@@ -209,11 +224,23 @@ def load_default_classifier(registered: str) -> EmotionClassifier:
         log.warning("no champion registered as %s in %s: using the pretrained model shipped with the package, %s. "
                     "Run `dvc repro` to train and register your own.", uri, mlflow.get_tracking_uri(),
                     pretrained.summary())
-        classifier = load_classifier(str(pretrained.ONNX_FILE))
-        classifier.origin = "shipped"
-        return classifier
+        return _shipped(None)
+    if prefer_shipped(data_source(uri)):
+        note = (f"the registered champion {uri} was trained on synthetic faces only: the pretrained model shipped "
+                f"with the package (real FER2013) answers instead; pass --model {uri} to use the champion anyway")
+        log.warning("%s (%s)", note, pretrained.summary())
+        return _shipped(note)
     classifier = load_classifier(uri)
     classifier.origin = "registry"
+    return classifier
+
+
+def _shipped(note: str | None) -> EmotionClassifier:
+    from .. import pretrained
+    from .provenance import SHIPPED_DATA
+
+    classifier = load_classifier(str(pretrained.ONNX_FILE))
+    classifier.origin, classifier.trained_on, classifier.note = "shipped", SHIPPED_DATA, note
     return classifier
 
 

@@ -142,8 +142,12 @@ class LoopStats:
             "source": source.description,
             "model": classifier.uri,
             "model_version": classifier.version,
+            "model_trained_on": classifier.trained_on,
+            "model_note": classifier.note,  # a model trained on synthetic faces, or a champion passed over
             "model_call": classifier.runtime,
             "frames": self.frames,
+            "frames_expected": source.expected_frames,  # the container's count, for a video file
+            "truncated": source.truncated,
             "seconds": round(wall_s, 3),
             "fps": round(self.frames / wall_s, 2) if wall_s > 0 else None,  # end to end, saving included
             "latency_ms_median": _percentile(self.latencies, 50),
@@ -244,6 +248,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     parser.add_argument("--params", default="params.yaml",
                         help="params file with a demo: section (default: params.yaml)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit non-zero when the video ends before its container's frame count (truncated); "
+                             "the outputs are written either way")
     return parser.parse_args(argv)
 
 
@@ -266,7 +273,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except BaseException:
         source.close()
         raise
-    return run_demo(source, classifier, settings, args.out, window, args.save_video)
+    summary = run_demo(source, classifier, settings, args.out, window, args.save_video)
+    if args.strict and summary["truncated"]:
+        raise DemoError(f"{args.source}: truncated: {summary['frames']} of the {summary['frames_expected']} "
+                        f"frames its container declares could be read (outputs in {args.out})")
+    return summary
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 clip made in memory from scikit-image's bundled astronaut photograph (a real face, offline).
 
 Every source yields BGR uint8 frames (OpenCV's order); a camera that does not open, a video or
-image that cannot be read is a one-line SourceError, never an OpenCV traceback.
+image that cannot be read is a one-line SourceError, never an OpenCV traceback. A video that ends
+before the frame count its container declares (an mp4 cut short, with its index at the front as
+phones write it) is read as far as it goes, then said in one warning and in `truncated`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from contextlib import contextmanager
@@ -18,6 +21,8 @@ import cv2
 import numpy as np
 
 from ..errors import PipelineError
+
+log = logging.getLogger(__name__)
 
 ASTRONAUT = "astronaut"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -67,6 +72,8 @@ class FrameSource:
     live = False
     independent = False
     fps: float | None = None
+    truncated = False  # a file that ended before the frame count its container declares
+    expected_frames: int | None = None  # that count, where the source has one
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -163,11 +170,28 @@ class VideoFile(_Capture):
         super().__init__(capture, f"{path}: cannot read video (not a video file, or a codec OpenCV lacks)")
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and fps > 0 and math.isfinite(fps) else 30.0
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.expected_frames = int(count) if count and count > 0 and math.isfinite(count) else None
+        self.path = path
         self.description = f"video {path}"
 
     def __iter__(self) -> Iterator[Frame]:
+        read = 0
         for i, image in enumerate(self._frames()):
+            read = i + 1
             yield Frame(i, image, i / self.fps, f"frame {i}")
+        self.check_complete(read)  # only once the file is exhausted: a reader that stops early judges nothing
+
+    def check_complete(self, read: int) -> None:
+        """Compare the frames read to the end with the container's count (1 % slack for containers
+        that estimate it from their duration); fewer is a truncated file, said once."""
+        expected = self.expected_frames
+        if expected is None or read >= expected - max(1, round(0.01 * expected)):
+            return
+        self.truncated = True
+        log.warning("%s ends early: %d of the %d frames (%.1f of %.1f s) its container declares could be read; "
+                    "the file is truncated or damaged", self.path, read, expected, read / self.fps,
+                    expected / self.fps)
 
 
 class Images(FrameSource):

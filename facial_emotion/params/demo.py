@@ -126,5 +126,12 @@ class ServeSection(Section):
     port: Annotated[int, Field(ge=0, le=65535)]
     max_upload_mb: Positive
     max_megapixels: Positive
+    max_decoded_megapixels: Positive
     max_side: Annotated[int, Field(ge=48)]
     whole_image_fallback: bool
+    concurrent_decodes: Count
+    max_queue: Count
+    body_timeout_s: Positive
+    min_upload_kbps: Positive
+    max_connections: Count
+    max_header_kb: Count

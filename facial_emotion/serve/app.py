@@ -3,12 +3,17 @@ classifier, so importing this module loads nothing and tests can build apps free
 
     GET  /                 upload page (plain HTML + JS from /static, no external requests)
     POST /api/predict      an image (multipart `file` field, or the raw body) -> faces and probabilities
-    GET  /health           model and limits
+    GET  /health           model, limits, queue and refusal counts (answered even while uploads are refused)
     GET  /docs, /openapi.json
+
+Hostile clients: a body that arrives too slowly is cut with 408 (upload.RequestBody), a decode too
+big for its header's promise is 413 (images.prepare_image), and a full queue is 503 with
+`Retry-After` (gate.DecodeGate); each refusal is one log line and counted in /health.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
@@ -16,15 +21,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..faces.classifier import EmotionClassifier
 from ..labels import EMOTIONS
-from .errors import UploadRejected, UploadTooLarge
-from .predict import EmotionService
+from .errors import ServiceBusy, UploadRejected, UploadTooLarge
+from .gate import DecodeGate
+from .predict import EmotionService, public_uri
 from .settings import ServeSettings
 from .upload import RequestBody, check_declared_length, read_upload
+
+log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -42,9 +49,13 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 class ModelInfo(BaseModel):
-    uri: str
+    uri: str = Field(description="MLflow model URI, or the model file's name (never a server path)")
     name: str | None = Field(None, description="registered model name; null for a file or a logged-model URI")
     version: str | None = Field(None, description="registry version behind the alias, when known")
+    origin: str = Field("given", description="given (--model), registry (the champion) or shipped (pretrained)")
+    trained_on: str | None = Field(None, description="the data it was trained on (synthetic, fer2013), when known")
+    note: str | None = Field(None, description="one line to heed: a model trained on synthetic faces, or a "
+                                               "champion passed over for the shipped model")
 
 
 class ImageInfo(BaseModel):
@@ -103,9 +114,10 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
         title="Facial emotion",
         version=__version__,
         description="Upload a photo, get each face's box and the probabilities of the model's classes "
-                    f"({', '.join(classifier.classes or EMOTIONS)}). Model: `{classifier.uri}`.",
+                    f"({', '.join(classifier.classes or EMOTIONS)}). Model: `{public_uri(classifier.uri)}`.",
     )
     app.state.service = service
+    app.state.gate = gate = DecodeGate(settings.concurrent_decodes, settings.max_queue)
 
     @app.middleware("http")
     async def page_headers(request: Request, call_next):
@@ -116,7 +128,17 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
 
     @app.exception_handler(UploadRejected)
     async def rejected(request: Request, exc: UploadRejected) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        headers = {}
+        if isinstance(exc, ServiceBusy):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        if exc.status in (408, 503):  # the slow or turned-away client's connection is freed for others
+            gate.refused[exc.status] += 1
+            headers["Connection"] = "close"
+            client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+            log.warning("%d for %s: %s (%d so far)", exc.status, client, exc, gate.refused[exc.status])
+        elif exc.status == 413:
+            gate.refused[exc.status] += 1
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -140,12 +162,18 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
             "runtime": classifier.runtime,
             "max_upload_mb": settings.max_upload_mb,
             "max_megapixels": settings.max_megapixels,
+            "max_decoded_megapixels": settings.max_decoded_megapixels,
+            "body_timeout_s": settings.body_timeout_s,
+            "min_upload_kbps": settings.min_upload_kbps,
+            "queue": gate.state(),
+            "refused": {str(status): count for status, count in sorted(gate.refused.items())},
             "max_side": settings.max_side,
             "whole_image_fallback": settings.whole_image_fallback,
             "detector": {"kind": settings.detector.kind, "align": settings.detector.align},
         }
 
-    problems = {413: "upload or image too large", 415: "not an image", 422: "empty, corrupted or malformed upload"}
+    problems = {408: "upload too slow", 413: "upload or image too large", 415: "not an image",
+                422: "empty, corrupted or malformed upload", 503: "busy: every decode slot and queue place taken"}
 
     @app.post("/api/predict", response_model=Prediction, summary="Faces and emotion probabilities in a photo",
               openapi_extra=UPLOAD_BODY,
@@ -158,7 +186,7 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
                               f"({str(settings.whole_image_fallback).lower()})"),
     ) -> dict:
         limit = settings.max_upload_bytes
-        body = RequestBody(request.receive)
+        body = RequestBody(request.receive, settings.body_timeout_s, settings.min_upload_bytes_per_s)
         declared = request.headers.get("content-length")
         try:
             check_declared_length(declared, limit)
@@ -170,6 +198,6 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
             raise
         if whole_image is None and "whole_image" in upload.fields:
             whole_image = _form_bool("whole_image", upload.fields["whole_image"])
-        return await run_in_threadpool(service.predict, upload.data, whole_image)
+        return await gate.run(service.predict, upload.data, whole_image)
 
     return app

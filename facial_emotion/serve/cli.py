@@ -88,4 +88,5 @@ def main(argv: list[str] | None = None) -> None:
     log.info("serving %s (version %s) on http://%s:%d", model_uri, classifier.version or "-", settings.host,
              settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, server_header=False,
-                limit_concurrency=64, timeout_keep_alive=5)
+                limit_concurrency=settings.max_connections, timeout_keep_alive=5,
+                h11_max_incomplete_event_size=settings.max_header_kb * 1024)

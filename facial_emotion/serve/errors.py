@@ -23,3 +23,19 @@ class UnreadableUpload(UploadRejected):
     """Empty, truncated or corrupted: the right kind of upload, but nothing usable in it."""
 
     status = 422
+
+
+class SlowUpload(UploadRejected):
+    """A body that did not arrive within the deadline, or arrived slower than the minimum rate."""
+
+    status = 408
+
+
+class ServiceBusy(UploadRejected):
+    """Every decode slot and queue place is taken; `retry_after_s` is when one should be free."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

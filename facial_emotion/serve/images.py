@@ -2,9 +2,15 @@
 
 The format is recognised from the first bytes (never from the file name or the client's
 Content-Type): something that is no image is 415; an image that cannot be decoded (truncated,
-corrupted) is 422. The pixel count is read from the header before decoding, so a small file
-claiming a huge canvas is refused (413) without allocating it. Large photos are shrunk so their
-longer side is at most `max_side` before detection; boxes are mapped back to original pixels.
+corrupted) is 422. The pixel count is read from the header before decoding (Pillow's lazy
+`Image.open`), so a small file claiming a huge canvas is refused (413) without allocating it.
+
+What a decode costs is bounded twice: a JPEG is decoded at the coarsest of libjpeg's 1/2, 1/4, 1/8
+scales that still covers `max_side` (the scaled DCT Pillow's `draft` uses; a 48 MP phone photo
+decodes as 3 MP), and any image whose decoded size would still be over `max_decoded_pixels` (a
+7000x7000 PNG: 49 MP, about 150 MB) is refused from its header, before a byte is decoded. Large
+photos are then shrunk so their longer side is at most `max_side` before detection; boxes are
+mapped back to original pixels.
 """
 
 from __future__ import annotations
@@ -64,7 +70,20 @@ def header_size(data: bytes, fmt: str, max_pixels: int) -> tuple[int, int]:
         raise UnreadableUpload(f"corrupted {fmt} image: its header cannot be read ({exc})") from None
 
 
-def prepare_image(data: bytes, max_pixels: int, max_side: int) -> PreparedImage:
+def jpeg_reduction(width: int, height: int, max_side: int) -> int:
+    """The largest of 1, 2, 4, 8 that keeps a JPEG's longer side at or over `max_side` when decoded."""
+    longer = max(width, height)
+    factor = 1
+    while factor < 8 and longer / (factor * 2) >= max_side:
+        factor *= 2
+    return factor
+
+
+_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def prepare_image(data: bytes, max_pixels: int, max_side: int, max_decoded_pixels: int | None = None) -> PreparedImage:
     fmt = sniff_format(data)
     if fmt is None:
         raise UnsupportedMediaType(f"not an image: expected one of {', '.join(SUPPORTED)} "
@@ -73,15 +92,27 @@ def prepare_image(data: bytes, max_pixels: int, max_side: int) -> PreparedImage:
     if width * height > max_pixels:
         raise UploadTooLarge(f"{fmt} image of {width}x{height} pixels is over the limit of "
                              f"{max_pixels / 1e6:.3g} megapixels (serve.max_megapixels)")
+    factor = jpeg_reduction(width, height, max_side) if fmt == "JPEG" else 1
+    decoded_pixels = -(-width // factor) * -(-height // factor)
+    if max_decoded_pixels is not None and decoded_pixels > max_decoded_pixels:
+        raise UploadTooLarge(f"{fmt} image of {width}x{height} pixels would decode to {decoded_pixels / 1e6:.3g} "
+                             f"megapixels; the limit is {max_decoded_pixels / 1e6:.3g} "
+                             "(serve.max_decoded_megapixels; JPEG photos decode reduced, other formats whole)")
     try:
-        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED[factor])
     except cv2.error as exc:
         raise UnreadableUpload(f"corrupted {fmt} image: {str(exc).strip().splitlines()[-1]}") from None
     if decoded is None or decoded.size == 0:
         raise UnreadableUpload(f"corrupted or truncated {fmt} image: it cannot be decoded")
-    height, width = decoded.shape[:2]
+    if factor > 1:  # the original size, turned as EXIF orientation turned the decoded pixels
+        turned = (decoded.shape[1] > decoded.shape[0]) != (width > height) and width != height
+        width, height = (height, width) if turned else (width, height)
+    else:
+        height, width = decoded.shape[:2]
     scale = min(1.0, max_side / max(width, height))
-    if scale < 1.0:
+    if max(decoded.shape[:2]) > max_side:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         decoded = cv2.resize(decoded, size, interpolation=cv2.INTER_AREA)
+    elif factor > 1:
+        scale = decoded.shape[1] / width
     return PreparedImage(decoded, to_gray(decoded), width, height, scale, fmt)

@@ -9,6 +9,7 @@ one image over every core, so more detectors would not make a 2-core machine fas
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -23,9 +24,20 @@ from .images import PreparedImage, prepare_image
 from .settings import ServeSettings
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: C:/ is a Windows path
+
+
+def public_uri(uri: str) -> str:
+    """The model's URI as clients may see it: an MLflow URI as it is, a file or folder by its name
+    only (the server's directory layout is nobody else's business)."""
+    if _SCHEME.match(uri) and not uri.lower().startswith("file:"):
+        return uri
+    return re.split(r"[/\\]", re.sub(r"^file:(//)?", "", uri, flags=re.IGNORECASE).rstrip("/\\"))[-1] or "model"
+
+
 def model_identity(classifier: EmotionClassifier) -> dict[str, str | None]:
     """uri, registered name and version: from `models:/<name>@<alias>` or `models:/<name>/<version>`."""
-    uri = classifier.uri
+    uri = public_uri(classifier.uri)
     name, version = None, classifier.version
     if uri.startswith("models:/"):
         rest = uri[len("models:/"):].strip("/")
@@ -37,7 +49,7 @@ def model_identity(classifier: EmotionClassifier) -> dict[str, str | None]:
         elif not rest.startswith("m-"):  # models:/m-<id> is a logged model, not a registered one
             name = rest
     return {"uri": uri, "name": name, "version": None if version is None else str(version),
-            "origin": classifier.origin}
+            "origin": classifier.origin, "trained_on": classifier.trained_on, "note": classifier.note}
 
 
 class EmotionService:
@@ -52,7 +64,8 @@ class EmotionService:
     def predict(self, data: bytes, whole_image: bool | None = None) -> dict[str, Any]:
         """The API's answer for one uploaded image (see app.Prediction for the schema)."""
         fallback = self.settings.whole_image_fallback if whole_image is None else whole_image
-        image = prepare_image(data, self.settings.max_pixels, self.settings.max_side)
+        image = prepare_image(data, self.settings.max_pixels, self.settings.max_side,
+                              self.settings.max_decoded_pixels)
         with self._detect_lock:
             faces = self.detector.detect(image.bgr)
         used_whole_image = fallback and len(faces) == 0

@@ -8,6 +8,11 @@ are counted as they arrive and refused as soon as they pass it.
 A refused body is still read (and dropped) up to a bound: a client that sends its whole body
 before reading the answer, as Python's urllib does, otherwise gets a reset connection instead of
 the 413. Clients that ask first (`Expect: 100-continue`, curl's way for big files) send nothing.
+
+uvicorn has no body timeout, so `RequestBody` keeps one: the whole body within `timeout_s`, and,
+once `RATE_GRACE_S` have passed, on average at least `min_rate` bytes per second. A client that
+falls behind is cut with 408 at the moment it does (one byte a second is cut after 5 s, not
+after the deadline), which frees its connection for others.
 """
 
 from __future__ import annotations
@@ -15,16 +20,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import time
+
 import anyio
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from .errors import UnreadableUpload, UnsupportedMediaType, UploadRejected, UploadTooLarge
+from .errors import SlowUpload, UnreadableUpload, UnsupportedMediaType, UploadRejected, UploadTooLarge
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small fields around the file
 MAX_FIELD_BYTES = 1024          # text fields are options like whole_image=true
 FILE_FIELDS = ("file", "image")
+RATE_GRACE_S = 5.0              # the minimum rate is checked from this many seconds into the body
 
 
 @dataclass
@@ -40,16 +48,38 @@ class ClientGone(UploadRejected):
 
 
 class RequestBody:
-    """The ASGI receive channel as byte chunks, remembering whether the client finished sending."""
+    """The ASGI receive channel as byte chunks, remembering whether the client finished sending, and
+    cutting it (SlowUpload) past the body deadline or below the minimum rate."""
 
-    def __init__(self, receive: Callable[[], Awaitable[dict]]) -> None:
+    def __init__(self, receive: Callable[[], Awaitable[dict]], timeout_s: float = float("inf"),
+                 min_rate: float = 0.0) -> None:
         self._receive = receive
+        self.timeout_s = timeout_s
+        self.min_rate = min_rate
         self.complete = False
         self.received = 0
+        self._start = time.monotonic()
+
+    def _cut_at(self) -> float:
+        """The monotonic time at which the body is too late: its deadline, or the moment the bytes
+        received so far fall below the minimum rate (never before the grace period)."""
+        cut = self._start + self.timeout_s
+        if self.min_rate > 0:
+            cut = min(cut, self._start + max(RATE_GRACE_S, self.received / self.min_rate))
+        return cut
+
+    async def _next(self) -> dict:
+        with anyio.move_on_after(max(0.0, self._cut_at() - time.monotonic())) as scope:
+            return await self._receive()
+        assert scope.cancelled_caught
+        elapsed = time.monotonic() - self._start
+        raise SlowUpload(f"upload too slow: {self.received} bytes in {elapsed:.1f} s; the body must arrive within "
+                         f"{self.timeout_s:g} s (serve.body_timeout_s) at {self.min_rate / 1024:g} KB/s or more "
+                         "(serve.min_upload_kbps)")
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while not self.complete:
-            message = await self._receive()
+            message = await self._next()
             if message["type"] == "http.disconnect":
                 self.complete = True
                 raise ClientGone("the client disconnected during the upload")
@@ -66,7 +96,7 @@ class RequestBody:
                 async for _ in self.chunks():
                     if self.received > max_bytes:
                         return
-            except ClientGone:
+            except (ClientGone, SlowUpload):
                 return
 
 

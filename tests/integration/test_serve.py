@@ -57,7 +57,7 @@ def test_health_docs_and_openapi(client):
     health = client.get("/health").json()
     assert health["status"] == "ok"
     assert health["model"] == {"uri": "models:/facial-emotion@champion", "name": "facial-emotion", "version": "1",
-                               "origin": "registry"}
+                               "origin": "registry", "trained_on": None, "note": None}
     assert health["labels"] == list(EMOTIONS) and health["max_upload_mb"] == UPLOAD_LIMIT_MB
     assert health["detector"] == {"kind": "yunet", "align": True}  # params.yaml demo.detector
     docs = client.get("/docs")

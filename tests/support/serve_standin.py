@@ -39,8 +39,9 @@ def build_model(seed: int = 0):
     ], name="standin")
 
 
-def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0) -> str:
-    """Log the stand-in to `store`, register it as `name` with alias champion; returns the URI.
+def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0, data_source: str | None = None) -> str:
+    """Log the stand-in to `store`, register it as `name` with alias champion (its version tagged
+    with `data_source`, as the evaluate stage tags it, when given); returns the URI.
 
     Points this process's MLflow at the store (MLFLOW_TRACKING_URI), so run it in its own process.
     """
@@ -61,7 +62,7 @@ def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0) -> str:
     with mlflow.start_run(run_name="serve-standin"):
         info = mlflow.keras.log_model(model, name="model", pip_requirements=keras_pip_requirements(),
                                       signature=infer_signature(sample, model.predict(sample, verbose=0)))
-    version = mlflow.register_model(info.model_uri, name)
+    version = mlflow.register_model(info.model_uri, name, tags={"data_source": data_source} if data_source else None)
     MlflowClient().set_registered_model_alias(name, ALIAS, version.version)
     return f"models:/{name}@{ALIAS}"
 
@@ -71,8 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", required=True,
                         help="folder for the throwaway MLflow store (mlflow.db, mlartifacts/)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"registered model name (default: {DEFAULT_NAME})")
+    parser.add_argument("--data-source", default=None,
+                        help="tag the version as trained on this data (synthetic, fer2013); default: no tag")
     args = parser.parse_args(argv)
-    uri = register(args.store, args.name)
+    uri = register(args.store, args.name, data_source=args.data_source)
     print(f"MLFLOW_TRACKING_URI={store_uri(args.store)}")
     print(uri)
 

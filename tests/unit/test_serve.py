@@ -71,6 +71,18 @@ def test_huge_canvas_is_refused_from_the_header():
         prepare_image(_png_claiming(40000, 40000), 50 * 10**6, 1600)  # Pillow's own bomb guard
 
 
+def test_decoded_pixels_are_capped_from_the_header_and_jpegs_decode_reduced():
+    """Issue 41 case 2: a 7000x7000 plain PNG (49 MP, under the 50 MP header limit) was decoded whole."""
+    with pytest.raises(UploadTooLarge, match=r"7000x7000 .*max_decoded_megapixels"):
+        prepare_image(_png_claiming(7000, 7000), 50 * 10**6, 1600, 16 * 10**6)
+    gradient = np.tile(np.arange(3300, dtype=np.uint8)[None, :, None], (3300, 1, 3))
+    with pytest.raises(UploadTooLarge, match="max_decoded_megapixels"):
+        prepare_image(_encode(gradient, ".png"), 50 * 10**6, 1600, 4 * 10**6)  # 10.9 MP, no reduced decode
+    image = prepare_image(_encode(gradient, ".jpg"), 50 * 10**6, 1600, 4 * 10**6)  # decoded at 1/2: 2.7 MP
+    assert (image.width, image.height) == (3300, 3300) and image.gray.shape == (1600, 1600)
+    assert image.scale == pytest.approx(1600 / 3300)
+
+
 def test_big_images_are_shrunk_to_max_side():
     image = prepare_image(_encode(np.zeros((900, 1200, 3), np.uint8), ".png"), 10**7, 600)
     assert (image.width, image.height, image.scale) == (1200, 900, 0.5)
@@ -113,11 +125,22 @@ def test_command_line_overrides_are_checked_too(change, words):
     ("models:/facial-emotion@champion", "4", ("facial-emotion", "4")),
     ("models:/facial-emotion/3", None, ("facial-emotion", "3")),
     ("models:/m-0123abcd", None, (None, None)),
-    ("models/cnn/model.keras", None, (None, None)),
 ])
 def test_model_identity(uri, version, expected):
     identity = model_identity(EmotionClassifier(_softmax_of_mean, uri, version))
     assert (identity["name"], identity["version"]) == expected and identity["uri"] == uri
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("/srv/app/facial_emotion/pretrained/fer2013-cnn.keras", "fer2013-cnn.keras"),
+    ("models/cnn/model.keras", "model.keras"),
+    ("file:///home/ann/mlruns/1/abc/artifacts/model/", "model"),
+    ("C:\\Users\\ann\\model.keras", "model.keras"),
+    ("runs:/0123/model", "runs:/0123/model"),
+])
+def test_model_identity_names_no_server_path(uri, shown):
+    """Issue 41 case 7: the API's answer named the server's absolute path to the model file."""
+    assert model_identity(EmotionClassifier(_softmax_of_mean, uri))["uri"] == shown
 
 
 class _InProcess:
