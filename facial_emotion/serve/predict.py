@@ -18,6 +18,7 @@ import numpy as np
 from ..faces.classifier import EmotionClassifier
 from ..faces.crops import crop_faces
 from ..faces.detect import create_detector
+from ..faces.uncertain import is_uncertain
 from ..labels import EMOTIONS, IMAGE_SIZE
 from .images import PreparedImage, prepare_image
 from .settings import ServeSettings
@@ -54,7 +55,7 @@ class EmotionService:
         fallback = self.settings.whole_image_fallback if whole_image is None else whole_image
         image = prepare_image(data, self.settings.max_pixels, self.settings.max_side)
         with self._detect_lock:
-            faces = self.detector.detect(image.bgr)
+            faces = self.detector.detect(image.bgr, still=True)
         used_whole_image = fallback and len(faces) == 0
         if used_whole_image:
             # The study's mode: the picture is the face (a 48x48 crop), resized whole, no margin.
@@ -71,12 +72,13 @@ class EmotionService:
             "model": self.model,
             "image": {"width": image.width, "height": image.height, "scale": round(image.scale, 6),
                       "format": image.format},
-            "faces": [_face(box, probs, image) for box, probs in zip(boxes, probabilities)],
+            "faces": [_face(box, probs, image, self.detector.params.uncertain_below)
+                      for box, probs in zip(boxes, probabilities)],
             "whole_image": bool(used_whole_image),
         }
 
 
-def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage) -> dict[str, Any]:
+def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage, uncertain_below: float) -> dict[str, Any]:
     x, y, w, h = (float(v) / image.scale for v in box)
     x0, y0 = max(0, round(x)), max(0, round(y))
     x1, y1 = min(image.width, round(x + w)), min(image.height, round(y + h))
@@ -86,4 +88,5 @@ def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage) -> d
         "probabilities": {name: round(float(p), 6) for name, p in zip(EMOTIONS, probabilities)},
         "label": EMOTIONS[best],
         "confidence": round(float(probabilities[best]), 6),
+        "uncertain": is_uncertain(probabilities, uncertain_below),
     }
