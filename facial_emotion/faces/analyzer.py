@@ -8,6 +8,7 @@ faces already tracked is searched, a few ms. New faces are therefore picked up w
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from .classifier import EmotionClassifier
 from .crops import crop_faces
 from .detect import FaceDetector, to_gray
 from .tracker import FaceState, FaceTracker
+from .uncertain import is_uncertain
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,17 @@ class FrameResult:
 
 
 class FrameAnalyzer:
+    """`still`: the frames are photos, not video, so a full scan may take longer to find small and
+    (with `yunet.turned`) turned faces; each face's state says whether its emotion is `uncertain`
+    (top probability under the detector params' `uncertain_below`)."""
+
     def __init__(self, detector: FaceDetector, classifier: EmotionClassifier, tracker: FaceTracker,
-                 full_scan_every: int = 30) -> None:
+                 full_scan_every: int = 30, still: bool = False) -> None:
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.full_scan_every = max(1, int(full_scan_every))
+        self.still = still
         self._since_full_scan = 0
 
     def analyze(self, image: np.ndarray) -> FrameResult:
@@ -41,7 +48,7 @@ class FrameAnalyzer:
         known = self.tracker.boxes
         full_scan = not len(known) or self._since_full_scan + 1 >= self.full_scan_every
         if full_scan:
-            faces = self.detector.detect(image)
+            faces = self.detector.detect(image, still=self.still)
             self._since_full_scan = 0
         else:
             faces = self.detector.detect_near(image, known)
@@ -50,7 +57,9 @@ class FrameAnalyzer:
         params = self.detector.params
         probs = self.classifier(crop_faces(to_gray(image), faces, params.crop, params.align))
         classified = time.perf_counter()
-        states = self.tracker.update(faces.boxes, probs)
+        below = params.uncertain_below
+        states = [dataclasses.replace(state, uncertain=is_uncertain(state.probs, below))
+                  for state in self.tracker.update(faces.boxes, probs)]
         tracked = time.perf_counter()
         timings = {"detect": (detected - start) * 1e3, "classify": (classified - detected) * 1e3,
                    "track": (tracked - classified) * 1e3}

@@ -34,6 +34,22 @@ def suppress_overlaps(boxes: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def merge_overlaps(boxes: np.ndarray, threshold: float, contained: float) -> np.ndarray:
+    """Indices to keep, boxes ordered best first: a box is dropped when it overlaps a kept one by
+    more than `threshold` IoU, or when more than `contained` of its area lies inside a kept one."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    overlaps = iou(boxes, boxes)
+    x1, y1 = boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]
+    inter_w = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0]), 0, None)
+    inter_h = np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1]), 0, None)
+    inside = inter_w * inter_h / np.maximum(boxes[:, 2] * boxes[:, 3], 1.0)[:, None]  # [i, j]: share of i inside j
+    keep: list[int] = []
+    for i in range(len(boxes)):
+        if all(overlaps[i, j] <= threshold and inside[i, j] <= contained for j in keep):
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)
+
+
 def search_window(box: np.ndarray, search: float, width: int, height: int) -> tuple[int, int, int, int]:
     """The box grown by `search` of its size on every side, clipped to the frame, as (x0, y0, x1, y1)."""
     x, y, w, h = (int(v) for v in box)

@@ -173,7 +173,7 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
     if source.independent:  # unrelated photos: no history to smooth, confirm or hold
         tracker_params = dataclasses.replace(tracker_params, min_hits=1)
     analyzer = FrameAnalyzer(create_detector(settings.detector), classifier, FaceTracker(tracker_params),
-                             settings.full_scan_every)
+                             settings.full_scan_every, still=source.independent)
     recorder = DemoRecorder(out_dir, settings.crop_px)
     if video_name:
         video_path = recorder.root / video_name

@@ -67,8 +67,10 @@ class FaceDetector(Protocol):
 
     params: DetectorParams
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """Every face in a BGR, BGRA or gray uint8 image, largest first."""
+    def detect(self, image: np.ndarray, still: bool = False) -> Detections:
+        """Every face in a BGR, BGRA or gray uint8 image, largest first. `still`: a photo, not a
+        video frame, so it may take longer (YuNet: a second look at higher resolution, and turned
+        scans when `yunet.turned`); Haar already scans every pixel."""
 
     def detect_near(self, image: np.ndarray, boxes: np.ndarray, search: float = 0.5,
                     size_range: tuple[float, float] = (0.7, 1.4)) -> Detections:

@@ -44,7 +44,7 @@ class HaarDetector:
         self.params = params or DetectorParams(kind="haar", align=False)
         self._cascade = load_cascade()
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, still: bool = False) -> Detections:  # noqa: ARG002 - scans every pixel already
         p = self.params.haar
         found = self._cascade.detectMultiScale(to_gray(image), scaleFactor=p.scale_factor,
                                                minNeighbors=p.min_neighbors, minSize=tuple(p.min_size))

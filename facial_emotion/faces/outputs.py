@@ -28,7 +28,7 @@ from ..files import write_json
 from ..labels import EMOTIONS
 from .crops import crop_region
 from .detect import CropParams
-from .render import COLOURS, captioned_crop, label_text, make_grid, placeholder
+from .render import captioned_crop, label_colour, label_text, make_grid, placeholder
 from .sources import Frame
 from .tracker import FaceState
 
@@ -39,7 +39,7 @@ FRAMES_CSV = "frames.csv"
 SUMMARY = "summary.json"
 PREVIEW = "preview.png"
 CSV_COLUMNS = ["frame", "time_s", "name", "latency_ms", "full_scan", "face_id", "x", "y", "w", "h", "label",
-               "confidence", "raw_label", "raw_confidence", *(f"p_{e}" for e in EMOTIONS)]
+               "confidence", "raw_label", "raw_confidence", *(f"p_{e}" for e in EMOTIONS), "uncertain"]
 
 
 class OutputError(PipelineError, OSError):
@@ -183,7 +183,7 @@ class DemoRecorder:
             if not state.changed:
                 continue
             region = crop_region(frame.image, np.array(state.box), crop)
-            tile = captioned_crop(region, label_text(state), COLOURS[state.label], self.crop_px)
+            tile = captioned_crop(region, label_text(state), label_colour(state), self.crop_px)
             confidence = round(state.confidence * 100)
             name = f"face{state.track_id:03d}_frame{frame.index:05d}_{EMOTIONS[state.label]}_{confidence:03d}.png"
             path = self.root / CROPS / name
@@ -199,7 +199,7 @@ class DemoRecorder:
         for s in states:
             self._csv.writerow(head + [s.track_id, *s.box, EMOTIONS[s.label], round(s.confidence, 4),
                                        EMOTIONS[s.raw_label], round(s.raw_confidence, 4),
-                                       *(round(float(p), 4) for p in s.probs)])
+                                       *(round(float(p), 4) for p in s.probs), int(s.uncertain)])
         if len(states) > self._preview_faces:
             self._preview, self._preview_faces = annotated.copy(), len(states)
 

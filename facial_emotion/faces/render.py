@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from ..labels import EMOTIONS
+from .uncertain import UNCERTAIN
 from .tracker import FaceState
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -30,15 +31,25 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, c
     cv2.putText(image, text, (x + 2, y - 1), FONT, scale, colour, 1, cv2.LINE_AA)
 
 
+UNCERTAIN_COLOUR = (160, 160, 160)  # grey: no emotion is claimed
+
+
 def label_text(state: FaceState) -> str:
+    """`happiness 87%`, or `uncertain (sadness? 34%)` when the top probability is under the threshold."""
+    if state.uncertain:
+        return f"{UNCERTAIN} ({EMOTIONS[state.label]}? {state.confidence:.0%})"
     return f"{EMOTIONS[state.label]} {state.confidence:.0%}"
+
+
+def label_colour(state: FaceState) -> tuple[int, int, int]:
+    return UNCERTAIN_COLOUR if state.uncertain else COLOURS[state.label % len(COLOURS)]
 
 
 def draw_face(image: np.ndarray, state: FaceState) -> None:
     """Box and label of one face, with a bar per class beside it (right of the box, or left when
     there is no room)."""
     x, y, w, h = state.box
-    colour = COLOURS[state.label % len(COLOURS)]
+    colour = label_colour(state)
     cv2.rectangle(image, (x, y), (x + w, y + h), colour, 2)
     _text(image, f"#{state.track_id} {label_text(state)}", (x, max(14, y - 4)), 0.5, (0, 0, 0), colour)
     bars_x = x + w + 6 if x + w + 6 + BAR_WIDTH + 30 <= image.shape[1] else max(0, x - BAR_WIDTH - 36)

@@ -86,6 +86,7 @@ class FaceState:
     raw_confidence: float
     changed: bool              # the shown label was set or changed on this frame
     new: bool                  # first frame of this track
+    uncertain: bool = False    # top smoothed probability under demo.detector.uncertain_below (set by FrameAnalyzer)
 
     @property
     def confidence(self) -> float:

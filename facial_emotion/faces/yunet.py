@@ -7,6 +7,12 @@ YuNet runs on the image at its own size, so its time grows with the pixels: imag
 side is over `yunet.max_side` are shrunk first, and a tracked face is searched for in a small
 window scaled so the face is about `NEAR_FACE_PX` pixels across. With `align`, landmarks are
 measured again with the face `yunet.align_face_px` across (see `refine_landmarks`).
+
+A still photo (`detect(image, still=True)`: the service, the demo's photos, the API) may take longer
+than a video frame: faces that shrank below YuNet's reach at `max_side` get a second look at up to
+`yunet.second_look_side` (in tiles of `max_side`, or in one full pass), and with `yunet.turned` the
+photo is also scanned turned by 90, 180 and 270 degrees, for faces lying down or upside down that the
+upright scan misses. The passes are merged by non-maximum suppression, most confident first.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .boxes import iou, search_window, suppress_overlaps
+from .boxes import iou, merge_overlaps, search_window, suppress_overlaps
 from .crops import eye_angle
 from .detect import DetectorError, DetectorParams, Detections, empty, to_bgr
 
@@ -25,6 +31,8 @@ WEIGHTS_FILE = "face_detection_yunet_2023mar.onnx"
 WEIGHTS_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 NEAR_FACE_PX = 64   # without align, a tracked face is looked for at about this size (YuNet finds faces from ~10 px)
 TOP_K = 5000        # candidates kept before non-maximum suppression (OpenCV's default)
+TILE_OVERLAP = 0.25  # second look in tiles: neighbours share this much, so a face cut by one is whole in the next
+CONTAINED = 0.7      # merging passes: a box with this share of its area inside a more confident one is the same face
 
 
 def weights_path() -> Path:
@@ -72,11 +80,57 @@ class YuNetDetector:
         landmarks = faces[:, 4:14].reshape(-1, 5, 2) * np.array([sx, sy], np.float32)
         return Detections(np.round(boxes).astype(np.int32), faces[:, 14].copy(), landmarks)
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, still: bool = False) -> Detections:
         bgr = to_bgr(image)
-        scale = min(1.0, self.params.yunet.max_side / max(bgr.shape[:2]))
-        found = self._run(bgr, scale).largest_first()
+        p = self.params.yunet
+        scale = min(1.0, p.max_side / max(bgr.shape[:2]))
+        found = self._run(bgr, scale)
+        if still:
+            parts = [found]
+            if p.second_look != "off" and scale < 1.0:
+                parts.append(self.second_look(bgr))
+            if p.turned:
+                parts.extend(self._run_turned(bgr, turns, scale) for turns in (1, 2, 3))
+            found = merge(parts, p.nms_threshold)
+        found = found.largest_first()
         return self.refine_landmarks(bgr, found) if self.params.align else found
+
+    def second_look(self, bgr: np.ndarray) -> Detections:
+        """YuNet on the photo at up to `second_look_side` (its own size at most): in overlapping
+        tiles of `max_side`, or in one pass (`second_look: full`); boxes in the photo's pixels."""
+        p = self.params.yunet
+        scale = min(1.0, p.second_look_side / max(bgr.shape[:2]))
+        if p.second_look == "full":
+            return self._run(bgr, scale)
+        big = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        height, width = big.shape[:2]
+        tile = p.max_side
+        step = max(1, int(tile * (1 - TILE_OVERLAP)))
+        parts = []
+        for y0 in _starts(height, tile, step):
+            for x0 in _starts(width, tile, step):
+                local = self._run(big[y0:y0 + tile, x0:x0 + tile], 1.0)
+                offset = np.array([x0, y0], np.float32)
+                parts.append(Detections((local.boxes + np.array([x0, y0, 0, 0], np.int32)) / scale,
+                                        local.scores, (local.landmarks + offset) / scale))
+        merged = merge(parts, p.nms_threshold)
+        return Detections(np.round(merged.boxes).astype(np.int32), merged.scores, merged.landmarks)
+
+    def _run_turned(self, bgr: np.ndarray, turns: int, scale: float) -> Detections:
+        """YuNet on the photo turned `turns` quarter turns anticlockwise; boxes and landmarks turned
+        back into the photo's pixels (a box's width and height swap with each quarter turn)."""
+        found = self._run(np.ascontiguousarray(np.rot90(bgr, turns)), scale)
+        height, width = bgr.shape[:2]
+        x, y, w, h = (found.boxes[:, i] for i in range(4))
+        points = found.landmarks.reshape(-1, 2)
+        px, py = points[:, 0], points[:, 1]
+        if turns == 1:
+            boxes, back = np.stack([width - (y + h), x, h, w], 1), np.stack([width - py, px], 1)
+        elif turns == 2:
+            boxes, back = np.stack([width - (x + w), height - (y + h), w, h], 1), np.stack([width - px, height - py], 1)
+        else:
+            boxes, back = np.stack([y, height - (x + w), h, w], 1), np.stack([py, height - px], 1)
+        return Detections(boxes.astype(np.int32), found.scores, back.reshape(-1, 5, 2).astype(np.float32))
 
     def detect_near(self, image: np.ndarray, boxes: np.ndarray, search: float = 0.5,
                     size_range: tuple[float, float] = (0.7, 1.4)) -> Detections:
@@ -118,20 +172,34 @@ class YuNetDetector:
             window = cv2.resize(bgr[y0:y1, x0:x1], None, fx=scale, fy=scale,
                                 interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
             expected = (np.asarray(box, np.float64) - (x0, y0, 0, 0)) * scale
-            first = self._landmarks_at(window, expected)
+            centre = (float(expected[0] + expected[2] / 2), float(expected[1] + expected[3] / 2))
+            coarse = eye_angle((faces.landmarks[i] - np.array([x0, y0], np.float32)) * scale)
+            # a face turned past 45 degrees (found by a turned scan) is measured turned upright first:
+            # YuNet reads landmarks well only on faces near upright
+            first = self._landmarks_turned(window, expected, centre, coarse if abs(coarse) > 45 else 0.0)
             if first is None:
                 continue  # not found again at this size: keep the first landmarks
-            centre = (float(expected[0] + expected[2] / 2), float(expected[1] + expected[3] / 2))
-            turn = cv2.getRotationMatrix2D(centre, eye_angle(first), 1.0)
-            upright = cv2.warpAffine(window, turn, (window.shape[1], window.shape[0]), borderMode=cv2.BORDER_REPLICATE)
-            second = self._landmarks_at(upright, expected)
-            if second is None:
-                found = first
-            else:
-                back = cv2.invertAffineTransform(turn)
-                found = second @ back[:, :2].T + back[:, 2]
+            second = self._landmarks_turned(window, expected, centre, eye_angle(first))
+            found = first if second is None else second
             landmarks[i] = found / scale + np.array([x0, y0], np.float32)
         return Detections(faces.boxes, faces.scores, landmarks)
+
+    def _landmarks_turned(self, window: np.ndarray, expected: np.ndarray, centre: tuple[float, float],
+                          angle: float) -> np.ndarray | None:
+        """Landmarks of the face at `expected` in `window` turned by `angle` about `centre`, given
+        back in the window's own pixels; None when not found there."""
+        if angle == 0.0:
+            return self._landmarks_at(window, expected)
+        turn = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        upright = cv2.warpAffine(window, turn, (window.shape[1], window.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        if 45 < abs(angle) < 135:  # the face's box, turned a quarter: width and height swap about its centre
+            x, y, w, h = expected
+            expected = np.array([centre[0] - h / 2, centre[1] - w / 2, h, w])
+        found = self._landmarks_at(upright, expected)
+        if found is None:
+            return None
+        back = cv2.invertAffineTransform(turn)
+        return found @ back[:, :2].T + back[:, 2]
 
     def _landmarks_at(self, window: np.ndarray, expected: np.ndarray) -> np.ndarray | None:
         """Landmarks [5, 2] of the face in `window` that overlaps `expected` (x, y, w, h) by IoU >= 0.5."""
@@ -141,3 +209,21 @@ class YuNetDetector:
         overlaps = iou(local.boxes, expected[None])[:, 0]
         best = int(np.argmax(overlaps))
         return local.landmarks[best].astype(np.float64) if overlaps[best] >= 0.5 else None
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    """Tile origins along one side: every `step`, the last one flush with the end."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, step))
+    return starts + [length - tile]
+
+
+def merge(parts: list[Detections], nms_threshold: float) -> Detections:
+    """Detections of several passes as one: most confident first, dropping any box that overlaps a
+    kept one by more than `nms_threshold` IoU or lies mostly inside it (a face cut by a tile's edge)."""
+    found = Detections.concatenate([p for p in parts if len(p)], with_landmarks=True)
+    if not len(found):
+        return found
+    found = found.select(np.argsort(-found.scores, kind="stable"))
+    return found.select(merge_overlaps(found.boxes, nms_threshold, CONTAINED))

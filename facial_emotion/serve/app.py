@@ -69,8 +69,10 @@ class Face(BaseModel):
     box: list[int] = Field(description="[x, y, width, height] in original image pixels", min_length=4, max_length=4)
     probabilities: dict[str, float] = Field(description="one per class of the model (GET /health `labels`), "
                                                         f"e.g. FER2013's {', '.join(EMOTIONS)}")
-    label: str
-    confidence: float
+    label: str = Field(description="the most likely class")
+    confidence: float = Field(description="its probability")
+    uncertain: bool = Field(description="true when `confidence` is under demo.detector.uncertain_below: "
+                            "show the face as uncertain rather than as `label`")
 
 
 class Prediction(BaseModel):

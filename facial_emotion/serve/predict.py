@@ -19,6 +19,7 @@ import numpy as np
 from ..faces.classifier import EmotionClassifier
 from ..faces.crops import crop_faces
 from ..faces.detect import create_detector
+from ..faces.uncertain import is_uncertain
 from ..labels import IMAGE_SIZE
 from .images import PreparedImage, prepare_image
 from .settings import ServeSettings
@@ -67,7 +68,7 @@ class EmotionService:
         image = prepare_image(data, self.settings.max_pixels, self.settings.max_side,
                               self.settings.max_decoded_pixels)
         with self._detect_lock:
-            faces = self.detector.detect(image.bgr)
+            faces = self.detector.detect(image.bgr, still=True)
         used_whole_image = fallback and len(faces) == 0
         if used_whole_image:
             # The study's mode: the picture is the face (a 48x48 crop), resized whole, no margin.
@@ -84,12 +85,14 @@ class EmotionService:
             "model": self.model,
             "image": {"width": image.width, "height": image.height, "scale": round(image.scale, 6),
                       "format": image.format},
-            "faces": [_face(box, probs, image, self.classifier.classes) for box, probs in zip(boxes, probabilities)],
+            "faces": [_face(box, probs, image, self.classifier.classes, self.detector.params.uncertain_below)
+                      for box, probs in zip(boxes, probabilities)],
             "whole_image": bool(used_whole_image),
         }
 
 
-def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage, classes: tuple[str, ...]) -> dict[str, Any]:
+def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage, classes: tuple[str, ...],
+          uncertain_below: float) -> dict[str, Any]:
     x, y, w, h = (float(v) / image.scale for v in box)
     x0, y0 = max(0, round(x)), max(0, round(y))
     x1, y1 = min(image.width, round(x + w)), min(image.height, round(y + h))
@@ -99,4 +102,5 @@ def _face(box: np.ndarray, probabilities: np.ndarray, image: PreparedImage, clas
         "probabilities": {name: round(float(p), 6) for name, p in zip(classes, probabilities)},
         "label": classes[best],
         "confidence": round(float(probabilities[best]), 6),
+        "uncertain": is_uncertain(probabilities, uncertain_below),
     }

@@ -67,7 +67,7 @@ function draw() {
     ctx.lineWidth = line;
     ctx.strokeStyle = color;
     ctx.strokeRect(x * sx, y * sy, w * sx, h * sy);
-    const text = `${i + 1} ${face.label} ${percent(face.confidence)}`;
+    const text = `${i + 1} ${shownLabel(face)} ${percent(face.confidence)}`;
     const width = ctx.measureText(text).width + 8;
     const height = parseInt(ctx.font.match(/(\d+)px/)[1], 10) + 6;
     const top = y * sy - height >= 0 ? y * sy - height : y * sy;
@@ -79,12 +79,17 @@ function draw() {
   });
 }
 
+// Under the service's threshold the top class is not claimed: "uncertain (sadness?)".
+function shownLabel(face) {
+  return face.uncertain ? `uncertain (${face.label}?)` : face.label;
+}
+
 function faceCard(face, i, wholeImage) {
   const card = document.createElement("li");
   card.className = "face";
   card.style.setProperty("--face", COLORS[i % COLORS.length]);
   const title = document.createElement("h2");
-  title.textContent = `${wholeImage ? "Whole image" : "Face " + (i + 1)}: ${face.label} `;
+  title.textContent = `${wholeImage ? "Whole image" : "Face " + (i + 1)}: ${shownLabel(face)} `;
   const where = document.createElement("span");
   where.className = "muted";
   where.textContent = `(${face.box[2]}\u00d7${face.box[3]} px at ${face.box[0]}, ${face.box[1]})`;

@@ -1,0 +1,116 @@
+"""Where to flag a face "uncertain": accuracy against coverage of the classifier's top probability
+on validation faces, then how often the flag is raised on the labelled photos' covered faces.
+
+    python benchmarks/uncertain_threshold.py [--data fer2013.csv.gz] [--model file.keras] [--usage PublicTest]
+
+Validation: FER2013's PublicTest rows (3,589 faces) scored by the shipped pretrained model, which
+never trained on them (FER2013_PATH or ../shared/data/fer2013/). For each threshold: the share of
+faces kept (top probability at or above it), the accuracy on those, and the accuracy on the flagged
+ones, which the demo, the service and the API then show as "uncertain" instead of a label.
+Photos: every labelled face of tests/assets/faces that params.yaml's still-photo detector finds,
+cut and classified as the service does; the share flagged, split by the faces' tags (covered,
+profile, turned, none), at each threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import REPO, fer2013_path  # noqa: E402
+
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="FER2013 CSV (default: FER2013_PATH or ../shared/data/fer2013)")
+    parser.add_argument("--model", default=None, help="a .keras file (default: the shipped pretrained model)")
+    parser.add_argument("--usage", default="PublicTest", help="FER2013 rows to measure on (default: PublicTest)")
+    parser.add_argument("--params", default=str(REPO / "params.yaml"))
+    return parser.parse_args()
+
+
+def validation_table(top, correct) -> list[tuple[float, float, float, float]]:
+    """(threshold, coverage, accuracy kept, accuracy flagged) per threshold; `top` and `correct`
+    are arrays of each face's top probability and whether its top class is right."""
+    rows = []
+    for threshold in THRESHOLDS:
+        kept = top >= threshold
+        flagged = ~kept
+        rows.append((threshold, float(kept.mean()), float(correct[kept].mean()) if kept.any() else float("nan"),
+                     float(correct[flagged].mean()) if flagged.any() else float("nan")))
+    return rows
+
+
+def photo_top_probabilities(classifier, params) -> dict[str, list[float]]:
+    """Top probability of every labelled face found in tests/assets/faces, by tag ('none' when untagged)."""
+    import numpy as np
+
+    from facial_emotion.faces.boxes import iou
+    from facial_emotion.faces.crops import crop_faces
+    from facial_emotion.faces.detect import create_detector, to_gray
+    from facial_emotion.faces.evaluation import load_labelled_set
+
+    detector = create_detector(params)
+    by_tag: dict[str, list[float]] = {}
+    for photo in load_labelled_set(REPO / "tests" / "assets" / "faces"):
+        if not len(photo.faces):
+            continue
+        pixels = photo.read()
+        found = detector.detect(pixels, still=True)
+        if not len(found):
+            continue
+        overlaps = iou(found.boxes, photo.faces)
+        probs = classifier(crop_faces(to_gray(pixels), found, params.crop, params.align))
+        for face, tags in enumerate(photo.tags):
+            best = int(np.argmax(overlaps[:, face]))
+            if overlaps[best, face] < 0.5:
+                continue  # not found: nothing to classify
+            for tag in tags or ["none"]:
+                by_tag.setdefault(tag, []).append(float(probs[best].max()))
+    return by_tag
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+
+    from facial_emotion import pretrained
+    from facial_emotion.data.fer_csv import read_fer_csv
+    from facial_emotion.faces.classifier import load_classifier
+    from facial_emotion.faces.demo import settings_from_file
+
+    data = fer2013_path(args.data)
+    classifier = load_classifier(str(args.model or pretrained.MODEL_FILE))
+    dataset, _ = read_fer_csv(data)
+    rows = np.flatnonzero(dataset.usage == args.usage)
+    if not len(rows):
+        sys.exit(f"{data}: no rows with Usage {args.usage}")
+    probs = np.concatenate([classifier(dataset.images[rows[i:i + 512]]) for i in range(0, len(rows), 512)])
+    top, correct = probs.max(axis=1), probs.argmax(axis=1) == dataset.labels[rows]
+    print(f"{args.usage}: {len(rows)} faces, {data.name}, model {Path(classifier.uri).name}; "
+          f"accuracy {correct.mean():.4f}, median top probability {np.median(top):.3f}")
+    print("| flag below | faces kept | accuracy kept | accuracy flagged |")
+    print("|---|---|---|---|")
+    for threshold, coverage, kept, flagged in validation_table(top, correct):
+        print(f"| {threshold:.2f} | {coverage:.3f} | {kept:.3f} | {flagged:.3f} |")
+
+    settings, _ = settings_from_file(args.params)
+    by_tag = photo_top_probabilities(classifier, settings.detector)
+    print(f"\nLabelled photos (tests/assets/faces), faces found by the still-photo detector; share flagged "
+          f"(params.yaml uncertain_below = {settings.detector.uncertain_below}):")
+    print("| faces | found | " + " | ".join(f"< {t:.2f}" for t in THRESHOLDS) + " |")
+    print("|---|---|" + "---|" * len(THRESHOLDS))
+    for tag in sorted(by_tag):
+        values = np.asarray(by_tag[tag])
+        print(f"| {tag} | {len(values)} | " + " | ".join(f"{(values < t).mean():.2f}" for t in THRESHOLDS) + " |")
+
+
+if __name__ == "__main__":
+    main()
