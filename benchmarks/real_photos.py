@@ -58,9 +58,10 @@ class LabelledFace:
 
 
 def load_emotions(folder: str | Path = PHOTOS) -> list[LabelledFace]:
-    """Every face of `folder`/boxes.json with its expression from `folder`/emotions.json, in boxes.json's
-    order. Raises LabelError naming the image and box when a label is not on a face box there, a face
-    box has no label or two, or a label is not a class name or `unclear`."""
+    """Every face of the photos `folder`/emotions.json labels, with its expression, in boxes.json's order
+    (photos added to boxes.json later, for the detector, are not labelled and not read). Raises
+    LabelError naming the image and box when a label is not on a face box there, a face of a labelled
+    photo has no label or two, or a label is not a class name or `unclear`."""
     folder = Path(folder)
     boxes = json.loads((folder / "boxes.json").read_text(encoding="utf-8"))["images"]
     path = folder / "emotions.json"
@@ -80,6 +81,8 @@ def load_emotions(folder: str | Path = PHOTOS) -> list[LabelledFace]:
             given[(image, box)] = face["emotion"]
     out = []
     for image, entry in boxes.items():
+        if image not in labelled:
+            continue
         for box in entry["faces"]:
             key = (image, tuple(int(v) for v in box))
             if key not in given:

@@ -10,6 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FER2013 = REPO.parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
+DEFAULT_FERPLUS = REPO.parent / "shared" / "data" / "ferplus" / "fer2013new.csv"
 
 _MARKERS = {
     "slow": "long-running (still part of the default run; deselect with -m 'not slow')",
@@ -32,6 +33,16 @@ def fer2013_path() -> Path:
     if not path.is_file():
         pytest.skip(f"FER2013 not found at {path}; "
                     "set FER2013_PATH or put the verified copy at ../shared/data/fer2013/")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ferplus_path() -> Path:
+    """FER+'s vote file for that copy (FERPLUS_PATH overrides ../shared/data/ferplus/); skips when absent."""
+    path = Path(os.environ.get("FERPLUS_PATH") or DEFAULT_FERPLUS)
+    if not path.is_file():
+        pytest.skip(f"FER+'s fer2013new.csv not found at {path}; "
+                    "set FERPLUS_PATH or put microsoft/FERPlus's file at ../shared/data/ferplus/")
     return path
 
 

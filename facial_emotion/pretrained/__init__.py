@@ -1,32 +1,65 @@
-"""The pretrained model shipped with the package: the CPU recipe's network trained on real FER2013,
-as Keras (for the pipeline) and as ONNX (for ONNX Runtime: the API, CLI, demo and service).
+"""The pretrained models shipped with the package, trained on real FER2013 with the project's recipes:
+one on FER+'s ten votes per face (8 classes with contempt) and one on FER2013's single labels (7),
+each as Keras (for the pipeline) and as ONNX (for ONNX Runtime: the API, CLI, demo and service).
 
-The demo and the web service fall back to it when the registry holds no champion, so a fresh
-clone classifies real faces before any training. Its card (MODEL_CARD.md, figures in card.json)
-says what it was trained on, how it scored and where it fails.
+The demo, the web service and the API use `DEFAULT` when the registry holds no champion, so a fresh
+clone classifies real faces before any training; README.md says why that one. Each has a card
+(MODEL_CARD*.md, figures in card*.json): what it was trained on, how it scored, where it fails.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-MODEL_FILE = HERE / "fer2013_cpu_recipe.keras"
-ONNX_FILE = HERE / "fer2013_cpu_recipe.onnx"  # the same network exported (export.py), run without TensorFlow
-CARD_FILE = HERE / "MODEL_CARD.md"
-CARD_JSON = HERE / "card.json"
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One shipped model's files."""
+
+    name: str  # its label set: fer2013 | ferplus
+    keras_file: Path
+    onnx_file: Path  # the same network exported (export.py), run without TensorFlow
+    card_json: Path
+    card_file: Path
+
+    def card(self) -> dict[str, Any]:
+        """The card's figures: data sha256, commit, params, validation and test scores."""
+        return json.loads(self.card_json.read_text(encoding="utf-8"))
+
+    def summary(self) -> str:
+        """One line for logs and /health: what the shipped model is and how it scored."""
+        figures = self.card()
+        test = figures["scores"]["test"]
+        labels = "FER+ majority" if figures.get("labels") == "ferplus" else "FER2013 labels"
+        return (f"{figures['name']}: {figures['network']}, trained on real FER2013 ({labels}, {figures['split']} "
+                f"split), test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}; see "
+                f"{self.card_file}")
+
+
+SHIPPED = {
+    "ferplus": Shipped("ferplus", HERE / "ferplus_recipe.keras", HERE / "ferplus_recipe.onnx",
+                       HERE / "card_ferplus.json", HERE / "MODEL_CARD_ferplus.md"),
+    "fer2013": Shipped("fer2013", HERE / "fer2013_cpu_recipe.keras", HERE / "fer2013_cpu_recipe.onnx",
+                       HERE / "card.json", HERE / "MODEL_CARD.md"),
+}
+DEFAULT = "ferplus"  # the one the measurements favour: README.md, "The shipped models"
+
+MODEL_FILE = SHIPPED[DEFAULT].keras_file
+ONNX_FILE = SHIPPED[DEFAULT].onnx_file
+CARD_FILE = SHIPPED[DEFAULT].card_file
+CARD_JSON = SHIPPED[DEFAULT].card_json
 
 
 def card() -> dict[str, Any]:
-    """The card's figures: data sha256, commit, params, validation and test scores."""
-    return json.loads(CARD_JSON.read_text(encoding="utf-8"))
+    """The default shipped model's card figures."""
+    return SHIPPED[DEFAULT].card()
 
 
 def summary() -> str:
-    """One line for logs and /health: what the shipped model is and how it scored."""
-    figures = card()
-    test = figures["scores"]["test"]
-    return (f"{figures['name']}: {figures['network']}, trained on real FER2013 ({figures['split']} split), "
-            f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}; see {CARD_FILE}")
+    """One line for logs and /health about the default shipped model."""
+    return SHIPPED[DEFAULT].summary()

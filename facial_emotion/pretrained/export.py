@@ -18,7 +18,7 @@ import numpy as np
 from ..cli import run_main
 from ..errors import PipelineError
 from ..files import read_json, write_json
-from . import CARD_JSON, MODEL_FILE, ONNX_FILE
+from . import DEFAULT, SHIPPED
 
 log = logging.getLogger("facial_emotion.pretrained")
 
@@ -41,19 +41,22 @@ def check_faces(fer2013: Path | None) -> tuple[np.ndarray, str]:
     return dataset.images[mask], f"FER2013 {' + '.join(TEST_USAGES)} ({int(mask.sum())} faces)"
 
 
-def export_shipped(fer2013: Path | None = None) -> dict:
+def export_shipped(fer2013: Path | None = None, which: str = DEFAULT) -> dict:
+    """Export one shipped model (`which`: its label set) to ONNX beside it and record the check in its card."""
     from ..inference.export import export_checked
     from ..models.store import load_keras_model
 
+    shipped = SHIPPED[which]
     faces, described = check_faces(fer2013)
-    result = export_checked(load_keras_model(MODEL_FILE), ONNX_FILE, faces, MODEL_FILE.name, MIN_AGREEMENT)
-    card = read_json(CARD_JSON)
+    result = export_checked(load_keras_model(shipped.keras_file), shipped.onnx_file, faces, shipped.keras_file.name,
+                            MIN_AGREEMENT)
+    card = read_json(shipped.card_json)
     card["onnx"] = {"file": result["file"], "sha256": result["sha256"], "classes": result["classes"],
                     "opset": result["opset"], "parity_faces": described,
                     "parity": {k: round(v, 8) if isinstance(v, float) else v for k, v in result["parity"].items()},
                     "runtime": result["runtime"]}
-    write_json(CARD_JSON, card)
-    log.info("wrote %s (%.2f MB) and its card entry", ONNX_FILE, ONNX_FILE.stat().st_size / 1e6)
+    write_json(shipped.card_json, card)
+    log.info("wrote %s (%.2f MB) and its card entry", shipped.onnx_file, shipped.onnx_file.stat().st_size / 1e6)
     return card["onnx"]
 
 
@@ -62,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
                                      description="Export the shipped Keras model to ONNX, parity-checked")
     parser.add_argument("--fer2013", type=Path, default=None,
                         help="FER2013 CSV: check on its test rows (default: on generated faces)")
-    export_shipped(parser.parse_args(argv).fer2013)
+    parser.add_argument("--which", choices=sorted(SHIPPED), default=DEFAULT, help="which shipped model")
+    args = parser.parse_args(argv)
+    export_shipped(args.fer2013, args.which)
 
 
 if __name__ == "__main__":

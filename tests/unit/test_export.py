@@ -121,12 +121,14 @@ def test_an_onnx_file_without_class_names_is_refused(tmp_path):
         load_onnx_classifier(tmp_path / "junk.onnx")
 
 
-def test_the_shipped_onnx_is_the_file_its_card_describes_and_matches_keras():
-    card = pretrained.card()["onnx"]
-    assert sha256_file(pretrained.ONNX_FILE) == card["sha256"] and card["classes"] == list(EMOTIONS)
+@pytest.mark.parametrize("which", sorted(pretrained.SHIPPED))
+def test_each_shipped_onnx_is_the_file_its_card_describes_and_matches_keras(which):
+    shipped = pretrained.SHIPPED[which]
+    card = shipped.card()["onnx"]
+    assert sha256_file(shipped.onnx_file) == card["sha256"] and card["classes"] == shipped.card()["classes"]
     assert card["parity"]["agreement"] >= 0.999 and "FER2013" in card["parity_faces"]
-    keras_model = load_classifier(str(pretrained.MODEL_FILE)).raw_model
-    parity = check_parity(keras_model, pretrained.ONNX_FILE, _faces(1000, seed=7), min_agreement=0.999)
+    keras_model = load_classifier(str(shipped.keras_file)).raw_model
+    parity = check_parity(keras_model, shipped.onnx_file, _faces(1000, seed=7), min_agreement=0.999)
     assert parity.ok and parity.max_abs_difference < 1e-4, parity.line()
-    meta = session(pretrained.ONNX_FILE).get_modelmeta().custom_metadata_map
-    assert json.loads(meta["class_names"]) == list(EMOTIONS)
+    meta = session(shipped.onnx_file).get_modelmeta().custom_metadata_map
+    assert json.loads(meta["class_names"]) == shipped.card()["classes"]

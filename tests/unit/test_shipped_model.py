@@ -20,29 +20,50 @@ from facial_emotion.pretrained.build import sha256_file  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_shipped_model_is_the_file_its_card_describes():
-    card = pretrained.card()
-    assert sha256_file(pretrained.MODEL_FILE) == card["file_sha256"]
-    assert pretrained.MODEL_FILE.stat().st_size < 3_000_000
-    assert card["split"] == "official" and card["scores"]["test"]["rows"] == 7178
+# FER2013's test rows: the official split tests on PublicTest + PrivateTest; FER+'s own split on
+# PrivateTest, the faces with a FER+ majority label (3,376).
+TEST_ROWS = {"fer2013": ("official", 7178, 7), "ferplus": ("challenge", 3376, 8)}
 
 
-def test_the_markdown_card_states_the_figures_in_card_json():
-    text = pretrained.CARD_FILE.read_text(encoding="utf-8")
-    card = pretrained.card()
-    for split in ("validation", "test", "PrivateTest", "PublicTest"):
-        for key in ("accuracy", "macro_f1"):
-            assert f"{card['scores'][split][key]:.4f}" in text, f"MODEL_CARD.md lacks {split} {key}"
+@pytest.mark.parametrize("which", sorted(pretrained.SHIPPED))
+def test_each_shipped_model_is_the_file_its_card_describes(which):
+    shipped = pretrained.SHIPPED[which]
+    card = shipped.card()
+    split, rows, classes = TEST_ROWS[which]
+    assert sha256_file(shipped.keras_file) == card["file_sha256"] and card["labels"] == which
+    assert shipped.keras_file.stat().st_size < 3_000_000
+    assert card["split"] == split and card["scores"]["test"]["rows"] == rows and len(card["classes"]) == classes
+
+
+@pytest.mark.parametrize("which", sorted(pretrained.SHIPPED))
+def test_each_markdown_card_states_the_figures_in_its_card_json(which):
+    shipped = pretrained.SHIPPED[which]
+    text = shipped.card_file.read_text(encoding="utf-8")
+    card = shipped.card()
+    other = next(key for key in card if key.startswith("scores_"))
+    for scores, splits in ((card["scores"], ("validation", "test", "PrivateTest", "PublicTest")),
+                           (card[other], ("test", "PrivateTest"))):
+        for split in splits:
+            for key in ("accuracy", "macro_f1"):
+                assert f"{scores[split][key]:.4f}" in text, f"{shipped.card_file.name} lacks {split} {key}"
     assert card["data_sha256"] in text and card["commit"] in text
 
 
-def test_the_shipped_model_loads_offline_and_gives_probabilities():
+def test_the_default_is_a_shipped_model():
+    assert pretrained.SHIPPED[pretrained.DEFAULT].onnx_file == pretrained.ONNX_FILE
+    assert pretrained.DEFAULT in pretrained.summary() or pretrained.card()["name"] in pretrained.summary()
+
+
+@pytest.mark.parametrize("which", sorted(pretrained.SHIPPED))
+def test_each_shipped_model_loads_offline_and_gives_probabilities(which):
     from facial_emotion.faces.classifier import load_classifier
 
-    classifier = load_classifier(str(pretrained.MODEL_FILE))
+    shipped = pretrained.SHIPPED[which]
+    classifier = load_classifier(str(shipped.keras_file))
     faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
     probabilities = classifier(faces)
-    assert probabilities.shape == (5, 7)
+    assert probabilities.shape == (5, TEST_ROWS[which][2])
+    assert classifier.classes == tuple(shipped.card()["classes"])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
 
 
@@ -70,7 +91,7 @@ def test_no_champion_means_the_shipped_model_said_in_health(tmp_path, monkeypatc
 
     body = asyncio.run(health())
     assert body["model"]["origin"] == "shipped" and body["model"]["uri"].endswith(pretrained.ONNX_FILE.name)
-    assert body["runtime"] == "onnxruntime" and body["labels"][0] == "anger" and len(body["labels"]) == 7
+    assert body["runtime"] == "onnxruntime" and body["labels"] == pretrained.card()["classes"]
 
 
 def test_the_demo_without_a_champion_says_so_first(tmp_path):
