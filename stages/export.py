@@ -1,6 +1,7 @@
-"""DVC stage `export`: the champion (reports/champion.json; an ensemble as one graph) as ONNX for
-ONNX Runtime, checked against Keras on every test row; the stage fails when the top class agrees on
-fewer than `export.min_agreement` of them.
+"""DVC stage `export`: the champion as ONNX for ONNX Runtime, parity-checked against Keras on the test rows.
+
+The champion is reports/champion.json's (an ensemble as one graph). The stage fails when the top
+class agrees on fewer than `export.min_agreement` of the test rows.
 
 Writes models/export/model.onnx (the class names in its metadata) and reports/export.json (the
 parity figures). In MLflow: one run with the ONNX file and the figures, and a tag on the registered

@@ -96,14 +96,7 @@ def alias_version(uri: str) -> str | None:
     """The registry version behind `models:/<name>@<alias>` (logged beside the results), else None."""
     if not uri.startswith("models:/") or "@" not in uri:
         return None
-    from mlflow import MlflowClient
-
-    name, alias = uri[len("models:/"):].rsplit("@", 1)
-    try:
-        return str(MlflowClient().get_model_version_by_alias(name.rstrip("/"), alias).version)
-    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing model or alias
-        raise NoChampion(f"{uri}: not in the model registry ({_first_line(exc)}); "
-                         "run the evaluate stage (dvc repro) to register a champion") from None
+    return str(registered_version(uri).version)
 
 
 def load_classifier(uri: str) -> EmotionClassifier:

@@ -27,6 +27,8 @@ def session(path: str | Path, threads: int | None = None):
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings are about graph internals, not the user's input
+    # Idle worker threads sleep instead of spinning: they share the cores with the detector's OpenCV threads.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
