@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import PipelineError
+from ..labels import EMOTIONS
 from ..params.demo import DemoSection
 from .analyzer import FrameAnalyzer
 from .classifier import EmotionClassifier
@@ -174,7 +175,7 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
         tracker_params = dataclasses.replace(tracker_params, min_hits=1)
     analyzer = FrameAnalyzer(create_detector(settings.detector), classifier, FaceTracker(tracker_params),
                              settings.full_scan_every, still=source.independent)
-    recorder = DemoRecorder(out_dir, settings.crop_px)
+    recorder = DemoRecorder(out_dir, settings.crop_px, classifier.classes or EMOTIONS)
     if video_name:
         video_path = recorder.root / video_name
     video = VideoOut(video_path, source.fps or 15.0) if video_path else None

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import PipelineError
 from ..files import write_json
-from ..labels import EMOTIONS
+from ..labels import EMOTIONS, class_names
 from .crops import crop_region
 from .detect import CropParams
 from .render import captioned_crop, label_colour, label_text, make_grid, placeholder
@@ -38,8 +38,10 @@ TIMELINE = "timeline.json"
 FRAMES_CSV = "frames.csv"
 SUMMARY = "summary.json"
 PREVIEW = "preview.png"
-CSV_COLUMNS = ["frame", "time_s", "name", "latency_ms", "full_scan", "face_id", "x", "y", "w", "h", "label",
-               "confidence", "raw_label", "raw_confidence", *(f"p_{e}" for e in EMOTIONS), "uncertain"]
+def csv_columns(classes: tuple[str, ...] = EMOTIONS) -> list[str]:
+    """frames.csv's header: one probability column per class of the model."""
+    return ["frame", "time_s", "name", "latency_ms", "full_scan", "face_id", "x", "y", "w", "h", "label",
+            "confidence", "raw_label", "raw_confidence", *(f"p_{e}" for e in classes), "uncertain"]
 
 
 class OutputError(PipelineError, OSError):
@@ -135,7 +137,7 @@ class Timeline:
     def add(self, frame: Frame, states: list[FaceState]) -> None:
         for state in states:
             face = self._faces.setdefault(state.track_id, _FaceTimeline(state.track_id, frame.name))
-            emotion = EMOTIONS[state.label]
+            emotion = class_names(len(state.probs))[state.label]
             if state.changed or not face.segments or face.segments[-1].emotion != emotion:
                 face.segments.append(_Segment(emotion, frame.index, frame.time_s, frame.index, frame.time_s, 0))
             segment = face.segments[-1]
@@ -162,15 +164,17 @@ class DemoRecorder:
     """Collects a run's crops, rows and timeline in a staging folder; `finish` writes the rest and
     swaps the folder into place, `abort` drops it."""
 
-    def __init__(self, out_dir: str | Path, crop_px: int = 144) -> None:
+    def __init__(self, out_dir: str | Path, crop_px: int = 144, classes: tuple[str, ...] = EMOTIONS) -> None:
         self.out_dir = Path(out_dir)
         self.crop_px = crop_px
+        self.classes = tuple(classes)  # the model's: 7 (FER2013) or 8 (FER+)
+        self.columns = csv_columns(self.classes)
         self._staged = StagedDir(self.out_dir)
         self.root = self._staged.path
         (self.root / CROPS).mkdir()
         self._csv_file = (self.root / FRAMES_CSV).open("w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(CSV_COLUMNS)
+        self._csv.writerow(self.columns)
         self.timeline = Timeline()
         self.crops: list[Path] = []
         self._preview: np.ndarray | None = None
@@ -185,7 +189,8 @@ class DemoRecorder:
             region = crop_region(frame.image, np.array(state.box), crop)
             tile = captioned_crop(region, label_text(state), label_colour(state), self.crop_px)
             confidence = round(state.confidence * 100)
-            name = f"face{state.track_id:03d}_frame{frame.index:05d}_{EMOTIONS[state.label]}_{confidence:03d}.png"
+            emotion = self.classes[state.label]
+            name = f"face{state.track_id:03d}_frame{frame.index:05d}_{emotion}_{confidence:03d}.png"
             path = self.root / CROPS / name
             write_image(path, tile)
             self.crops.append(path)
@@ -195,10 +200,10 @@ class DemoRecorder:
         self.timeline.add(frame, states)
         head = [frame.index, round(frame.time_s, 4), frame.name, round(latency_ms, 3), int(full_scan)]
         if not states:
-            self._csv.writerow(head + [""] * (len(CSV_COLUMNS) - len(head)))
+            self._csv.writerow(head + [""] * (len(self.columns) - len(head)))
         for s in states:
-            self._csv.writerow(head + [s.track_id, *s.box, EMOTIONS[s.label], round(s.confidence, 4),
-                                       EMOTIONS[s.raw_label], round(s.raw_confidence, 4),
+            self._csv.writerow(head + [s.track_id, *s.box, self.classes[s.label], round(s.confidence, 4),
+                                       self.classes[s.raw_label], round(s.raw_confidence, 4),
                                        *(round(float(p), 4) for p in s.probs), int(s.uncertain)])
         if len(states) > self._preview_faces:
             self._preview, self._preview_faces = annotated.copy(), len(states)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..labels import EMOTIONS
+from ..labels import class_names
 from .uncertain import UNCERTAIN
 from .tracker import FaceState
 
@@ -17,6 +17,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 # One BGR colour per emotion, in label order: anger, disgust, fear, happiness, sadness, surprise, neutral.
 COLOURS: tuple[tuple[int, int, int], ...] = (
     (40, 40, 220), (40, 140, 60), (160, 60, 150), (40, 200, 240), (200, 120, 40), (230, 200, 60), (170, 170, 170),
+    (120, 60, 200),  # FER+'s contempt
 )
 BAR_WIDTH = 70
 BAR_HEIGHT = 9
@@ -37,8 +38,8 @@ UNCERTAIN_COLOUR = (160, 160, 160)  # grey: no emotion is claimed
 def label_text(state: FaceState) -> str:
     """`happiness 87%`, or `uncertain (sadness? 34%)` when the top probability is under the threshold."""
     if state.uncertain:
-        return f"{UNCERTAIN} ({EMOTIONS[state.label]}? {state.confidence:.0%})"
-    return f"{EMOTIONS[state.label]} {state.confidence:.0%}"
+        return f"{UNCERTAIN} ({class_names(len(state.probs))[state.label]}? {state.confidence:.0%})"
+    return f"{class_names(len(state.probs))[state.label]} {state.confidence:.0%}"
 
 
 def label_colour(state: FaceState) -> tuple[int, int, int]:
@@ -61,7 +62,8 @@ def draw_face(image: np.ndarray, state: FaceState) -> None:
         length = int(round(BAR_WIDTH * float(np.clip(prob, 0, 1))))
         if length:
             cv2.rectangle(image, (bars_x + 30, top), (bars_x + 30 + length, top + BAR_HEIGHT), COLOURS[k], cv2.FILLED)
-        _text(image, EMOTIONS[k][:3], (bars_x, top + BAR_HEIGHT), 0.35, (255, 255, 255), (30, 30, 30))
+        _text(image, class_names(len(state.probs))[k][:3], (bars_x, top + BAR_HEIGHT), 0.35, (255, 255, 255),
+              (30, 30, 30))
 
 
 def draw_frame(image: np.ndarray, states: Sequence[FaceState], fps: float | None = None,

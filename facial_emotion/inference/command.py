@@ -69,7 +69,7 @@ class Writers:
         if csv_out is not None:
             self.csv = csv.writer(csv_out)
             self.csv.writerow(["file", "frame", "time_s", "face", "x", "y", "width", "height", "score",
-                               *classes, "label", "confidence"])
+                               *classes, "label", "confidence", "uncertain"])
         self.rows = 0
 
     def write(self, where: Where, index: int, face) -> None:
@@ -79,7 +79,7 @@ class Writers:
             self.csv.writerow([where.file, "" if where.frame is None else where.frame, "" if time_s is None else time_s,
                                index, *face.box, "" if face.score is None else f"{face.score:.4f}",
                                *(f"{face.probabilities[c]:.6f}" for c in self.classes), face.label,
-                               f"{face.confidence:.6f}"])
+                               f"{face.confidence:.6f}", int(face.uncertain)])
         if self.json_out is not None:
             record = {"file": where.file, "frame": where.frame, "time_s": time_s, "face": index, **face.to_dict()}
             self.json_out.write(json.dumps(record) + "\n")
@@ -160,7 +160,7 @@ def analyze(args: argparse.Namespace) -> int:
                 tally.unreadable.append((str(path), _reason(exc, path)))
                 continue
             tally.videos += 1
-            _run(recognizer, _frames(video, tally, progress), writers, tally, args.batch)
+            _run(recognizer, _frames(video, tally, progress), writers, tally, args.batch, still=False)
         if csv_out is sys.stdout:
             sys.stdout.flush()
     _summary(tally, writers, args, recognizer, time.perf_counter() - started)
@@ -208,7 +208,8 @@ def _frames(video, tally: Tally, progress: bool) -> Iterator[tuple[Where, Any]]:
             tally.unreadable.append((str(video.path), _reason(exc, video.path)))
 
 
-def _run(recognizer, items: Iterator[tuple[Where, Any]], writers: Writers, tally: Tally, batch: int) -> None:
+def _run(recognizer, items: Iterator[tuple[Where, Any]], writers: Writers, tally: Tally, batch: int,
+         still: bool = True) -> None:
     """Analyse the images in batches; rows land in input order. Each image's place waits in a queue
     while analyze_many gathers a batch of faces."""
     waiting: deque[Where] = deque()
@@ -218,7 +219,7 @@ def _run(recognizer, items: Iterator[tuple[Where, Any]], writers: Writers, tally
             waiting.append(where)
             yield image
 
-    for faces in recognizer.analyze_many(images(), batch_size=batch):
+    for faces in recognizer.analyze_many(images(), batch_size=batch, still=still):
         where = waiting.popleft()
         tally.faces += len(faces)
         if not faces and where.frame is None:

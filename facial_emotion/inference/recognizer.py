@@ -23,6 +23,7 @@ import numpy as np
 
 from ..faces.classifier import EmotionClassifier
 from ..faces.crops import crop_faces
+from ..faces.uncertain import is_uncertain
 from ..faces.detect import DetectorParams, Detections, create_detector, to_gray
 from ..faces.sources import read_image
 
@@ -38,6 +39,7 @@ class Face:
     probabilities: dict[str, float]                 # one per class, in the model's order
     landmarks: tuple[tuple[float, float], ...] | None  # eyes (subject's right, left), nose, mouth corners; Haar: None
     score: float | None                             # the detector's confidence; None for Haar
+    uncertain: bool = False                         # top probability under demo.detector.uncertain_below
 
     @property
     def label(self) -> str:
@@ -51,7 +53,8 @@ class Face:
     def to_dict(self) -> dict[str, Any]:
         landmarks = None if self.landmarks is None else [list(point) for point in self.landmarks]
         return {"box": list(self.box), "landmarks": landmarks, "score": self.score,
-                "probabilities": self.probabilities, "label": self.label, "confidence": self.confidence}
+                "probabilities": self.probabilities, "label": self.label, "confidence": self.confidence,
+                "uncertain": self.uncertain}
 
 
 def load_model(model: str | Path | EmotionClassifier | None = None, threads: int | None = None) -> EmotionClassifier:
@@ -106,14 +109,16 @@ class EmotionRecognizer:
         A file that cannot be read raises faces.sources.SourceError naming it."""
         return next(self.analyze_many([image_or_path]))
 
-    def analyze_many(self, images: Iterable[str | Path | np.ndarray],
-                     batch_size: int = DEFAULT_BATCH) -> Iterator[list[Face]]:
+    def analyze_many(self, images: Iterable[str | Path | np.ndarray], batch_size: int = DEFAULT_BATCH,
+                     still: bool = True) -> Iterator[list[Face]]:
         """One list of faces per image, in order, lazily; the faces of several images share one model call
-        (up to `batch_size` faces). A file that cannot be read raises SourceError when its turn comes."""
+        (up to `batch_size` faces). A file that cannot be read raises SourceError when its turn comes.
+        `still`: photos get the detector's second look and turned scans (demo.detector); video frames
+        (`still=False`) one pass each, as the demo's video path."""
         pending: list[tuple[Detections, np.ndarray]] = []
         count = 0
         for item in images:
-            faces, crops = self.detect(item)
+            faces, crops = self.detect(item, still)
             pending.append((faces, crops))
             count += len(faces)
             if count >= batch_size:
@@ -122,10 +127,10 @@ class EmotionRecognizer:
         if pending:
             yield from self._classify(pending)
 
-    def detect(self, image_or_path: str | Path | np.ndarray) -> tuple[Detections, np.ndarray]:
+    def detect(self, image_or_path: str | Path | np.ndarray, still: bool = True) -> tuple[Detections, np.ndarray]:
         """The faces in one image and their 48x48 model inputs (the demo's detector and crops)."""
         image = read_image(Path(image_or_path)) if isinstance(image_or_path, (str, Path)) else image_or_path
-        faces = self.detector.detect(image)
+        faces = self.detector.detect(image, still=still)
         params = self.detector.params
         return faces, crop_faces(to_gray(image), faces, params.crop, params.align)
 
@@ -134,16 +139,18 @@ class EmotionRecognizer:
         probabilities = self.classifier(np.concatenate(crops)) if crops else np.zeros((0, len(self.classes)))
         start = 0
         for faces, _ in pending:
-            yield faces_from(faces, probabilities[start:start + len(faces)], self.classes)
+            yield faces_from(faces, probabilities[start:start + len(faces)], self.classes,
+                             self.detector.params.uncertain_below)
             start += len(faces)
 
 
-def faces_from(faces: Detections, probabilities: np.ndarray, classes: tuple[str, ...]) -> list[Face]:
-    """Detections and their probabilities as Face records."""
+def faces_from(faces: Detections, probabilities: np.ndarray, classes: tuple[str, ...],
+               uncertain_below: float = 0.0) -> list[Face]:
+    """Detections and their probabilities as Face records, flagged uncertain under `uncertain_below`."""
     result = []
     for i, box in enumerate(faces.boxes):
         landmarks = None if faces.landmarks is None else tuple((float(x), float(y)) for x, y in faces.landmarks[i])
         score = None if faces.scores is None else float(faces.scores[i])
         result.append(Face(tuple(int(v) for v in box), {name: float(p) for name, p in zip(classes, probabilities[i])},
-                           landmarks, score))
+                           landmarks, score, is_uncertain(probabilities[i], uncertain_below)))
     return result

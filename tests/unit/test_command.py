@@ -19,7 +19,7 @@ from facial_emotion.inference.command import main
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "tests/assets/faces"
-CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
+CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral", "contempt"]  # the default
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_a_folder_gives_one_row_per_face_and_counts_the_rest(folder, tmp_path, c
     assert status == 1  # one file could not be read; the others' rows are written all the same
     rows = _rows(out)
     assert list(rows[0])[:9] == ["file", "frame", "time_s", "face", "x", "y", "width", "height", "score"]
-    assert list(rows[0])[9:] == [*CLASSES, "label", "confidence"]
+    assert list(rows[0])[9:] == [*CLASSES, "label", "confidence", "uncertain"]
     per_file = {name: sum(Path(r["file"]).name == name for r in rows) for name in ("one.jpg", "three.jpg", "two.jpg")}
     assert per_file == {"one.jpg": 1, "three.jpg": 3, "two.jpg": 2} and len(rows) == 6
     for row in rows:
