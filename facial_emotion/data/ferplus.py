@@ -91,8 +91,8 @@ def align_votes(votes: np.ndarray, vote_usage: np.ndarray, source_rows: int, row
     mismatch = np.flatnonzero(vote_usage[rows] != usage)
     if len(mismatch):
         first = int(mismatch[0])
-        raise IngestError(f"{vote_file}: line {int(rows[first]) + 2}: Usage {vote_usage[rows[first]]!r} but "
-                          f"{fer_file} says {usage[first]!r} for the same row ({len(mismatch)} rows differ); "
+        raise IngestError(f"{vote_file}: line {int(rows[first]) + 2}: Usage {str(vote_usage[rows[first]])!r} but "
+                          f"{fer_file} says {str(usage[first])!r} for the same row ({len(mismatch)} rows differ); "
                           "is it the FER+ file for this FER2013 copy?")
     return votes[rows]
 
