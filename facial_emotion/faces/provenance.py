@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 SYNTHETIC = "synthetic"
-SHIPPED_DATA = "fer2013"  # the shipped pretrained model: the CPU recipe trained on real FER2013
+SHIPPED_DATA = "fer2013"  # the shipped pretrained models: trained on real FER2013 faces (FER2013 or FER+ labels)
 
 
 def data_source(uri: str) -> str | None:

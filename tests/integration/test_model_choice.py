@@ -51,7 +51,7 @@ def test_service_prefers_the_shipped_model_over_a_synthetic_champion_and_says_so
         text = server.log_tail(50_000)
     assert model == health
     assert model["origin"] == "shipped" and model["trained_on"] == "fer2013"
-    assert model["uri"] == pretrained.MODEL_FILE.name  # its name, not the server's path to it
+    assert model["uri"] == pretrained.ONNX_FILE.name  # its name, not the server's path to it
     assert "synthetic" in model["note"] and "--model" in model["note"] and "\n" not in model["note"]
     assert str(REPO) not in str(model)
     assert sum("trained on synthetic faces only" in line for line in text.splitlines()) == 1, text[-3000:]
