@@ -1,7 +1,9 @@
 """DVC stage `export`: the champion as ONNX for ONNX Runtime, parity-checked against Keras on the test rows.
 
 The champion is reports/champion.json's (an ensemble as one graph). The stage fails when the top
-class agrees on fewer than `export.min_agreement` of the test rows.
+class agrees on fewer than `export.min_agreement` of the test rows. A scikit-learn champion (a
+baseline that won, as on tiny synthetic runs) is not exported: one warning line, `exported: false`
+and the reason in reports/export.json, and the demo and the service load it through MLflow.
 
 Writes models/export/model.onnx (the class names in its metadata) and reports/export.json (the
 parity figures). In MLflow: one run with the ONNX file and the figures, and a tag on the registered
@@ -39,6 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     from facial_emotion.evaluation.ensemble import champion_model
     from facial_emotion.inference.export import export_checked
     from facial_emotion.inference.onnx_model import ONNX_TAG
+    from facial_emotion.models.store import KERAS_FILE, model_dir
+
+    if not (model_dir(name) / KERAS_FILE).exists():
+        _not_exported(name, champion)
+        return
 
     with tracking.stage_run("export", {"export": cfg.model_dump(), "evaluate": {"tta_flip": params.evaluate.tta_flip}},
                             test.source, test.sha256, experiment=params.mlflow.experiment) as run:
@@ -47,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         model = champion_model(name, params.evaluate.tta_flip)
         result = export_checked(model, paths.EXPORT_ONNX, test.images, f"champion {name}", cfg.min_agreement,
                                 cfg.opset)
-        report = {**result, "champion": name, "registered_model": champion.get("registered_model"),
+        report = {**result, "exported": True, "champion": name, "registered_model": champion.get("registered_model"),
                   "version": champion.get("version"), "test_rows": len(test), "mlflow_run_id": run.info.run_id,
                   "artifact_uri": f"runs:/{run.info.run_id}/{ARTIFACT_DIR}/{paths.EXPORT_ONNX.name}"}
         write_json(paths.EXPORT_REPORT, report)
@@ -59,6 +66,21 @@ def main(argv: list[str] | None = None) -> None:
                             "onnx_bytes": float(result["bytes"])})
         mlflow.set_tags({"champion": name, "champion_version": str(champion.get("version"))})
         tag_champion_version(params.registry.model_name, champion, report["artifact_uri"], ONNX_TAG)
+
+
+def _not_exported(name: str, champion: dict) -> None:
+    """A champion with no Keras model (a scikit-learn baseline): said once, recorded, nothing converted."""
+    import shutil
+
+    reason = (f"champion {name} is a scikit-learn model: only Keras models (the CNNs, the ensemble) export "
+              "to ONNX; the demo and the service load it through MLflow")
+    log.warning("not exported: %s", reason)
+    shutil.rmtree(paths.EXPORT_DIR, ignore_errors=True)
+    paths.EXPORT_DIR.mkdir(parents=True)
+    write_json(paths.EXPORT_DIR / "not_exported.json", {"champion": name, "reason": reason})
+    write_json(paths.EXPORT_REPORT, {"exported": False, "champion": name, "reason": reason,
+                                     "registered_model": champion.get("registered_model"),
+                                     "version": champion.get("version")})
 
 
 def tag_champion_version(registered: str, champion: dict, artifact_uri: str, tag: str) -> None:
