@@ -26,24 +26,24 @@ def pytest_configure(config: pytest.Config) -> None:
             config.addinivalue_line("markers", f"{name}: {text}")
 
 
+def _real_file(variable: str, default: Path, what: str) -> Path:
+    """A real data file from `variable` or its ../shared default; the test skips, saying where to put it."""
+    path = Path(os.environ.get(variable) or default)
+    if not path.is_file():
+        pytest.skip(f"{what} not found at {path}; set {variable} or put it at {default.parent}/")
+    return path
+
+
 @pytest.fixture(scope="session")
 def fer2013_path() -> Path:
     """The verified FER2013 copy (FER2013_PATH overrides ../shared/data/fer2013/); skips when absent."""
-    path = Path(os.environ.get("FER2013_PATH") or DEFAULT_FER2013)
-    if not path.is_file():
-        pytest.skip(f"FER2013 not found at {path}; "
-                    "set FER2013_PATH or put the verified copy at ../shared/data/fer2013/")
-    return path
+    return _real_file("FER2013_PATH", DEFAULT_FER2013, "FER2013 (the verified copy)")
 
 
 @pytest.fixture(scope="session")
 def ferplus_path() -> Path:
     """FER+'s vote file for that copy (FERPLUS_PATH overrides ../shared/data/ferplus/); skips when absent."""
-    path = Path(os.environ.get("FERPLUS_PATH") or DEFAULT_FERPLUS)
-    if not path.is_file():
-        pytest.skip(f"FER+'s fer2013new.csv not found at {path}; "
-                    "set FERPLUS_PATH or put microsoft/FERPlus's file at ../shared/data/ferplus/")
-    return path
+    return _real_file("FERPLUS_PATH", DEFAULT_FERPLUS, "FER+'s fer2013new.csv (microsoft/FERPlus)")
 
 
 @pytest.fixture(autouse=True)
