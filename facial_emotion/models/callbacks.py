@@ -37,8 +37,9 @@ class Validation(keras.callbacks.Callback):
         self.images, self.labels, self.batch_size = as_batch(images), np.asarray(labels), batch_size
         self.targets = None
 
-    def on_train_begin(self, logs=None):
-        self.targets = one_hot(self.labels, self.model.output_shape[-1])  # 7 or 8 classes: the model's own
+    def set_model(self, model):
+        super().set_model(model)
+        self.targets = one_hot(self.labels, model.output_shape[-1])  # 7 or 8 classes: the model's own
 
     def on_epoch_end(self, epoch, logs=None):
         probabilities = np.concatenate([np.asarray(self.model.predict_on_batch(self.images[i:i + self.batch_size]))
