@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 
-from .errors import PipelineError, Stopped
+from .errors import PipelineError, Stopped, clear_stop, note_stop, raise_if_stopped
 from .lifeline import end_with_parent
 from .preflight import check_writable, declared_outputs
 from .tracking import tracking_failure
@@ -41,6 +41,7 @@ def stage_parser(module: str, doc: str | None, params: Iterable[str]) -> argpars
 
 def _stop(signum: int, frame) -> None:
     signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    note_stop(signum)
     raise Stopped(signum)
 
 
@@ -77,11 +78,13 @@ def run_main(main: Callable[[], object]) -> None:
     `dvc` that started it dies) ends the stage's MLflow run as KILLED and exits 128 + 15 with one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter drowns DVC's log
     setup_logging()
+    clear_stop()
     signal.signal(signal.SIGTERM, _stop)
     try:
         end_with_parent()
         preflight_outputs(_main_module(), sys.argv[1:])
         main()
+        raise_if_stopped()  # a Stopped swallowed on the way still ends the stage as stopped
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

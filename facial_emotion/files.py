@@ -12,10 +12,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .errors import raise_if_stopped
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; rename it into place only if the block succeeds."""
+    """Yield a temp path beside `path`; rename it into place only if the block succeeds and no
+    SIGTERM has arrived (a stop that was swallowed on the way must not let the output land)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
@@ -24,6 +27,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs should be as readable as any
+        raise_if_stopped()
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

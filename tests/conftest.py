@@ -47,6 +47,16 @@ def ferplus_path() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _no_stop_outlives_its_test():
+    """A test that sends itself SIGTERM leaves the stop noted (errors.note_stop): later tests' atomic
+    writes would refuse to land."""
+    yield
+    from facial_emotion.errors import clear_stop
+
+    clear_stop()
+
+
+@pytest.fixture(autouse=True)
 def _mlflow_uris_stay_in_their_test():
     """mlflow.set_tracking_uri / set_registry_uri keep the URI in a module global and write it into
     os.environ, where later tests (and their subprocesses) would use it: a client would look up

@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import PipelineError
+from ..errors import PipelineError, raise_if_stopped
 from ..files import write_json
 from ..labels import EMOTIONS, class_names
 from .crops import crop_region
@@ -66,6 +66,7 @@ class StagedDir:
         self.path.chmod(0o755)  # mkdtemp's 0700 would outlive the rename
 
     def commit(self) -> None:
+        raise_if_stopped()
         old = None
         if self.target.exists():
             old = self.target.with_name(f".{self.target.name}.{os.getpid()}.old")
@@ -99,10 +100,13 @@ class VideoOut:
     def close(self, success: bool) -> None:
         if self._writer is not None:
             self._writer.release()
-        if success and self._tmp.exists():
-            os.replace(self._tmp, self.path)
-        elif self._tmp.exists():
-            self._tmp.unlink()
+        try:
+            if success and self._tmp.exists():
+                raise_if_stopped()
+                os.replace(self._tmp, self.path)
+        finally:
+            if self._tmp.exists():
+                self._tmp.unlink()
 
 
 @dataclass
