@@ -4,6 +4,10 @@ A recipe is a file, not prose in a document: `make recipe RECIPE=cpu` turns it i
 `dvc exp run -n <name> -S key=value ... <target>`, so the run is an ordinary DVC experiment (its
 overrides show as changed params in `dvc exp show`; it can be queued, pushed and compared). The
 recipe test and the benchmarks load the same file through `load_recipe` and `apply_recipe`.
+
+A recipe's length is in epochs, which mean the same on any CPU (a budget in minutes gave a 2-core
+AVX2 machine a third of the epochs); its `measured` field says what those epochs took where it was
+measured, and the training says after its first epoch what they should take on this machine.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy
+import pydantic
 import yaml
 
 from .errors import PipelineError
@@ -33,12 +38,27 @@ class RecipeError(PipelineError, ValueError):
     """A recipe file that is missing, malformed, or sets a key params.yaml does not have."""
 
 
+class Measured(pydantic.BaseModel):
+    """What the recipe's epochs took on the machine where it was measured."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    epochs: pydantic.PositiveInt
+    minutes: pydantic.PositiveFloat
+    images_per_second: pydantic.PositiveFloat
+    machine: str = pydantic.Field(min_length=1)
+
+    def line(self) -> str:
+        return (f"measured: {self.epochs} epochs in {self.minutes:g} min at {self.images_per_second:g} images/s "
+                f"on {self.machine}")
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str  # the DVC experiment's name
     target: str  # the stage `dvc exp run` runs (with its upstream stages)
     params: dict[str, Any]  # dotted params.yaml key -> value
     path: Path
+    measured: Measured | None = None
 
 
 def available(root: Path | None = None) -> list[str]:
@@ -65,9 +85,10 @@ def load_recipe(name: str, root: Path | None = None) -> Recipe:
         raise RecipeError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: expected a mapping with name, target and params")
-    unknown = set(data) - {"name", "target", "params"}
+    unknown = set(data) - {"name", "target", "params", "measured"}
     if unknown:
-        raise RecipeError(f"{path}: unknown field '{sorted(unknown)[0]}' (a recipe has name, target and params)")
+        raise RecipeError(f"{path}: unknown field '{sorted(unknown)[0]}' "
+                          "(a recipe has name, target, params and measured)")
     for field in ("name", "target"):
         if not isinstance(data.get(field), str) or not data[field].strip():
             raise RecipeError(f"{path}: field '{field}' must be a non-empty string")
@@ -80,7 +101,24 @@ def load_recipe(name: str, root: Path | None = None) -> Recipe:
         validate(apply_recipe(raw, overrides))
     except ParamsError as exc:
         raise RecipeError(f"{path}: {exc}") from None
-    return Recipe(data["name"], data["target"], dict(overrides), path)
+    measured = _measured(data.get("measured"), overrides, path)
+    return Recipe(data["name"], data["target"], dict(overrides), path, measured)
+
+
+def _measured(data: Any, overrides: dict[str, Any], path: Path) -> Measured | None:
+    """The recipe's `measured` field, checked: its epochs must be the ones the recipe sets."""
+    if data is None:
+        return None
+    try:
+        measured = Measured.model_validate(data)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise RecipeError(f"{path}: measured.{where}: {error['msg']}") from None
+    if overrides.get("train.epochs") != measured.epochs:
+        raise RecipeError(f"{path}: measured.epochs is {measured.epochs} but the recipe sets train.epochs "
+                          f"{overrides.get('train.epochs')}: the figures would describe another length")
+    return measured
 
 
 def recipe_params(name: str, root: Path | None = None) -> dict[str, Any]:
@@ -191,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = dict(parse_override(text) for text in args.set_param)
     check_keys(extra, read_yaml(root / PARAMS_FILE), "-S")
     command = dvc_command(recipe, args.name, extra, args.queue, dvc="dvc" if args.dry_run else _dvc_executable())
+    if recipe.measured is not None:
+        print(f"recipe {recipe.path.name}: {recipe.measured.line()}; the training says after its first epoch "
+              "how long it should take on this machine", file=sys.stderr, flush=True)
     if args.dry_run:
         print(shlex.join(command))
         return 0

@@ -11,12 +11,17 @@ measured again with the face `yunet.align_face_px` across (see `refine_landmarks
 A still photo (`detect(image, still=True)`: the service, the demo's photos, the API) may take longer
 than a video frame: faces that shrank below YuNet's reach at `max_side` get a second look at up to
 `yunet.second_look_side` (in tiles of `max_side`, or in one full pass), and with `yunet.turned` the
-photo is also scanned turned by 90, 180 and 270 degrees, for faces lying down or upside down that the
-upright scan misses. The passes are merged by non-maximum suppression, most confident first.
+photo is also scanned turned by 90, 180 and 270 degrees (at up to `yunet.turned_side`), for faces
+lying down or upside down that the upright scan misses. The passes are independent, so a photo's run on OpenCV's thread count
+(`cv2.getNumThreads()`, one YuNet per thread: a net is not safe to share), and are merged by
+non-maximum suppression, most confident first.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -29,9 +34,12 @@ from .detect import DetectorError, DetectorParams, Detections, empty, to_bgr
 
 WEIGHTS_FILE = "face_detection_yunet_2023mar.onnx"
 WEIGHTS_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-NEAR_FACE_PX = 64   # without align, a tracked face is looked for at about this size (YuNet finds faces from ~10 px)
+NEAR_FACE_PX = 64   # without align, a tracked face is looked for at about this size
+SMALLEST_FACE_PX = 10  # YuNet finds faces from about this size
 TOP_K = 5000        # candidates kept before non-maximum suppression (OpenCV's default)
-TILE_OVERLAP = 0.25  # second look in tiles: neighbours share this much, so a face cut by one is whole in the next
+# second look in tiles: neighbours share three times the largest face the first pass can miss, so such
+# a face cut by one tile is whole in the next (faces larger than that the first pass already found)
+TILE_OVERLAP_FACES = 3
 CONTAINED = 0.7      # merging passes: a box with this share of its area inside a more confident one is the same face
 
 
@@ -58,9 +66,29 @@ class YuNetDetector:
 
     def __init__(self, params: DetectorParams | None = None, weights: Path | None = None) -> None:
         self.params = params or DetectorParams()
-        self._net = load_yunet(self.params, weights)
+        self._weights = weights
+        self._local = threading.local()
+        self._local.net = load_yunet(self.params, weights)  # a bad weights file fails here, not in a pass
+        self._pool: ThreadPoolExecutor | None = None
         # with align, a tracked face is looked for at the size where its landmarks follow its tilt
         self._near_px = self.params.yunet.align_face_px if self.params.align else NEAR_FACE_PX
+
+    @property
+    def _net(self) -> cv2.FaceDetectorYN:
+        """This thread's YuNet (made on the thread's first use)."""
+        net = getattr(self._local, "net", None)
+        if net is None:
+            net = self._local.net = load_yunet(self.params, self._weights)
+        return net
+
+    def _passes(self, jobs: list) -> list[Detections]:
+        """Run independent passes (callables returning Detections) on OpenCV's thread count."""
+        workers = min(len(jobs), max(1, cv2.getNumThreads()))
+        if workers <= 1:
+            return [job() for job in jobs]
+        if self._pool is None or self._pool._max_workers < workers:
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yunet")
+        return list(self._pool.map(lambda job: job(), jobs))
 
     def _run(self, bgr: np.ndarray, scale: float) -> Detections:
         """YuNet on `bgr` resized by `scale`; boxes and landmarks in `bgr`'s pixels."""
@@ -84,37 +112,46 @@ class YuNetDetector:
         bgr = to_bgr(image)
         p = self.params.yunet
         scale = min(1.0, p.max_side / max(bgr.shape[:2]))
-        found = self._run(bgr, scale)
         if still:
-            parts = [found]
+            jobs = [lambda: self._run(bgr, scale)]
             if p.second_look != "off" and scale < 1.0:
-                parts.append(self.second_look(bgr))
+                jobs.extend(self._second_look_jobs(bgr, scale))
             if p.turned:
-                parts.extend(self._run_turned(bgr, turns, scale) for turns in (1, 2, 3))
-            found = merge(parts, p.nms_threshold)
+                turned = min(1.0, p.turned_side / max(bgr.shape[:2]))
+                jobs.extend(lambda turns=turns: self._run_turned(bgr, turns, turned) for turns in (1, 2, 3))
+            found = merge(self._passes(jobs), p.nms_threshold)
+        else:
+            found = self._run(bgr, scale)
         found = found.largest_first()
         return self.refine_landmarks(bgr, found) if self.params.align else found
 
     def second_look(self, bgr: np.ndarray) -> Detections:
         """YuNet on the photo at up to `second_look_side` (its own size at most): in overlapping
         tiles of `max_side`, or in one pass (`second_look: full`); boxes in the photo's pixels."""
+        first = min(1.0, self.params.yunet.max_side / max(bgr.shape[:2]))
+        parts = self._passes(self._second_look_jobs(bgr, first))
+        merged = merge(parts, self.params.yunet.nms_threshold)
+        return Detections(np.round(merged.boxes).astype(np.int32), merged.scores, merged.landmarks)
+
+    def _second_look_jobs(self, bgr: np.ndarray, first_scale: float) -> list:
+        """The second look's passes: one per tile (or one in all), each giving boxes in the photo's pixels."""
         p = self.params.yunet
         scale = min(1.0, p.second_look_side / max(bgr.shape[:2]))
         if p.second_look == "full":
-            return self._run(bgr, scale)
+            return [lambda: self._run(bgr, scale)]
         big = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         height, width = big.shape[:2]
         tile = p.max_side
-        step = max(1, int(tile * (1 - TILE_OVERLAP)))
-        parts = []
-        for y0 in _starts(height, tile, step):
-            for x0 in _starts(width, tile, step):
-                local = self._run(big[y0:y0 + tile, x0:x0 + tile], 1.0)
-                offset = np.array([x0, y0], np.float32)
-                parts.append(Detections((local.boxes + np.array([x0, y0, 0, 0], np.int32)) / scale,
-                                        local.scores, (local.landmarks + offset) / scale))
-        merged = merge(parts, p.nms_threshold)
-        return Detections(np.round(merged.boxes).astype(np.int32), merged.scores, merged.landmarks)
+        # the largest face the first pass can miss, in `big`'s pixels: SMALLEST_FACE_PX at the first pass's scale
+        overlap = min(tile // 2, math.ceil(TILE_OVERLAP_FACES * SMALLEST_FACE_PX * scale / first_scale))
+
+        def run_tile(x0: int, y0: int) -> Detections:
+            local = self._run(big[y0:y0 + tile, x0:x0 + tile], 1.0)
+            return Detections((local.boxes + np.array([x0, y0, 0, 0], np.int32)) / scale, local.scores,
+                              (local.landmarks + np.array([x0, y0], np.float32)) / scale)
+
+        return [lambda x0=x0, y0=y0: run_tile(x0, y0)
+                for y0 in tile_starts(height, tile, overlap) for x0 in tile_starts(width, tile, overlap)]
 
     def _run_turned(self, bgr: np.ndarray, turns: int, scale: float) -> Detections:
         """YuNet on the photo turned `turns` quarter turns anticlockwise; boxes and landmarks turned
@@ -164,25 +201,27 @@ class YuNetDetector:
         if not len(faces):
             return faces
         bgr = to_bgr(image)
+        jobs = [lambda i=i: self._refined(bgr, faces.boxes[i], faces.landmarks[i]) for i in range(len(faces))]
+        return Detections(faces.boxes, faces.scores, np.stack(self._passes(jobs)).astype(np.float32))
+
+    def _refined(self, bgr: np.ndarray, box: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """One face's landmarks measured again (refine_landmarks); its first ones when not found again."""
         height, width = bgr.shape[:2]
-        landmarks = faces.landmarks.copy()
-        for i, box in enumerate(faces.boxes):
-            x0, y0, x1, y1 = search_window(box, 0.5, width, height)
-            scale = self.params.yunet.align_face_px / max(int(box[2]), int(box[3]), 1)
-            window = cv2.resize(bgr[y0:y1, x0:x1], None, fx=scale, fy=scale,
-                                interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
-            expected = (np.asarray(box, np.float64) - (x0, y0, 0, 0)) * scale
-            centre = (float(expected[0] + expected[2] / 2), float(expected[1] + expected[3] / 2))
-            coarse = eye_angle((faces.landmarks[i] - np.array([x0, y0], np.float32)) * scale)
-            # a face turned past 45 degrees (found by a turned scan) is measured turned upright first:
-            # YuNet reads landmarks well only on faces near upright
-            first = self._landmarks_turned(window, expected, centre, coarse if abs(coarse) > 45 else 0.0)
-            if first is None:
-                continue  # not found again at this size: keep the first landmarks
-            second = self._landmarks_turned(window, expected, centre, eye_angle(first))
-            found = first if second is None else second
-            landmarks[i] = found / scale + np.array([x0, y0], np.float32)
-        return Detections(faces.boxes, faces.scores, landmarks)
+        x0, y0, x1, y1 = search_window(box, 0.5, width, height)
+        scale = self.params.yunet.align_face_px / max(int(box[2]), int(box[3]), 1)
+        window = cv2.resize(bgr[y0:y1, x0:x1], None, fx=scale, fy=scale,
+                            interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
+        expected = (np.asarray(box, np.float64) - (x0, y0, 0, 0)) * scale
+        centre = (float(expected[0] + expected[2] / 2), float(expected[1] + expected[3] / 2))
+        coarse = eye_angle((landmarks - np.array([x0, y0], np.float32)) * scale)
+        # a face turned past 45 degrees (found by a turned scan) is measured turned upright first:
+        # YuNet reads landmarks well only on faces near upright
+        first = self._landmarks_turned(window, expected, centre, coarse if abs(coarse) > 45 else 0.0)
+        if first is None:
+            return landmarks  # not found again at this size: keep the first landmarks
+        second = self._landmarks_turned(window, expected, centre, eye_angle(first))
+        found = first if second is None else second
+        return found / scale + np.array([x0, y0], np.float32)
 
     def _landmarks_turned(self, window: np.ndarray, expected: np.ndarray, centre: tuple[float, float],
                           angle: float) -> np.ndarray | None:
@@ -211,12 +250,13 @@ class YuNetDetector:
         return local.landmarks[best].astype(np.float64) if overlaps[best] >= 0.5 else None
 
 
-def _starts(length: int, tile: int, step: int) -> list[int]:
-    """Tile origins along one side: every `step`, the last one flush with the end."""
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Origins of the fewest tiles of `tile` pixels that cover `length` with neighbours sharing at
+    least `overlap`, evenly spaced, the first at 0 and the last flush with the end."""
     if length <= tile:
         return [0]
-    starts = list(range(0, length - tile, step))
-    return starts + [length - tile]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
 def merge(parts: list[Detections], nms_threshold: float) -> Detections:

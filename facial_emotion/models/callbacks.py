@@ -83,12 +83,16 @@ class EpochLogger(keras.callbacks.Callback):
         self.epochs, self.n_images, self.label, self.mlflow_run, self.clock = epochs, n_images, label, mlflow_run, clock
         self.budget = None if budget_minutes is None else float(budget_minutes) * 60
         self.rows: list[dict[str, float]] = []
+        self._said_expected_time = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._wall, self._cpu = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._wall
+        if not self._said_expected_time:  # this run's first epoch (also after a resume)
+            self._said_expected_time = True
+            self._expected_time(epoch, seconds)
         cpu = (time.process_time() - self._cpu) / max(seconds, 1e-9)
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         row = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
@@ -107,11 +111,24 @@ class EpochLogger(keras.callbacks.Callback):
 
             mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
 
+    def _expected_time(self, epoch: int, seconds: float) -> None:
+        """A recipe's length is in epochs, the same on any CPU; its wall time is this machine's: said
+        once, after the first epoch (which also builds the graph, so the guess errs long)."""
+        total = seconds * (self.epochs - epoch)
+        budget = "" if self.budget is None else f" (the time budget stops it at {self.budget / 60:g} min)"
+        log.info("%s: %.0f images/s on this machine: epochs %d-%d should take about %s%s", self.label,
+                 self.n_images / seconds, epoch + 1, self.epochs, _duration(total), budget)
+
     def state(self) -> dict:
         return {"rows": self.rows}
 
     def load_state(self, state: dict) -> None:
         self.rows = [dict(row) for row in state["rows"]]
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(1, minutes)} min"
 
 
 class TimeBudget(keras.callbacks.Callback):

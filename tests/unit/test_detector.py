@@ -18,7 +18,7 @@ from facial_emotion.faces.crops import crop_faces, eye_angle
 from facial_emotion.faces.detect import DetectorParams, Detections, create_detector
 from facial_emotion.faces.evaluation import Score, combine_scores, face_kinds, load_labelled_set, recall_by, score_image
 from facial_emotion.faces.haar import HaarDetector
-from facial_emotion.faces.yunet import WEIGHTS_SHA256, YuNetDetector, weights_path
+from facial_emotion.faces.yunet import WEIGHTS_SHA256, YuNetDetector, tile_starts, weights_path
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "tests" / "assets" / "faces"
@@ -113,6 +113,35 @@ def test_a_small_face_in_a_large_photo_is_found_only_with_the_second_look(astron
         assert len(found) == 1 and iou(found.boxes, where)[0, 0] >= 0.5, (mode, found.boxes)
     off = DetectorParams(yunet=DetectorParams().yunet.model_copy(update={"second_look": "off"}))
     assert not len(create_detector(off).detect(canvas, still=True))
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"), [(1155, 640, 54), (866, 640, 54), (2048, 640, 96),
+                                                         (641, 640, 32), (640, 640, 32), (300, 640, 32), (5000, 640, 320)])
+def test_tiles_cover_the_side_with_at_least_the_overlap_and_no_more_tiles_than_needed(length, tile, overlap):
+    starts = tile_starts(length, tile, overlap)
+    assert starts[0] == 0 and starts[-1] + min(tile, length) == length  # the ends are covered
+    shared = [a + tile - b for a, b in zip(starts, starts[1:])]
+    assert all(s >= overlap for s in shared), shared  # a face up to `overlap` wide is whole in some tile
+    if len(starts) > 2:  # one tile fewer, evenly spaced, would share less than the overlap
+        assert (length - tile) / (len(starts) - 2) > tile - overlap
+
+
+def test_the_photo_paths_passes_give_the_same_faces_on_one_thread_or_several(photos):
+    """The passes run in parallel on OpenCV's thread count, each thread with its own YuNet: the
+    faces (and their refined landmarks) are those of the same passes run one after another."""
+    crowd = max((p for p in photos if len(p.faces)), key=lambda p: len(p.faces)).read()
+    params = DetectorParams(yunet=DetectorParams().yunet.model_copy(update={"turned": True}))
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        serial = create_detector(params).detect(crowd, still=True)
+        cv2.setNumThreads(4)
+        parallel = create_detector(params).detect(crowd, still=True)
+    finally:
+        cv2.setNumThreads(before)
+    assert len(serial) > 10
+    np.testing.assert_array_equal(parallel.boxes, serial.boxes)
+    np.testing.assert_allclose(parallel.landmarks, serial.landmarks, atol=1e-3)
 
 
 @pytest.mark.parametrize("turns", [1, 2, 3])

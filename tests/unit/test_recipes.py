@@ -33,7 +33,22 @@ def test_dvc_applies_each_recipes_command_exactly_as_apply_recipe_does(name, tmp
 def test_cpu_recipe_targets_one_variant_and_names_its_experiment():
     recipe = load_recipe("cpu", REPO)
     assert recipe.target == "train@none-relu" and recipe.name == "compact-cpu-recipe"
-    assert recipe.params["cnn.architecture"] == "compact" and recipe.params["train.time_budget_minutes"] <= 60
+    assert recipe.params["cnn.architecture"] == "compact"
+    assert recipe.measured.minutes <= 60  # the CPU budget: at most 60 minutes of training where it was measured
+
+
+@pytest.mark.parametrize("name", recipes.available(REPO))
+def test_each_recipes_length_is_in_epochs_with_what_they_took_beside_it(name):
+    """A budget in minutes gave a slower CPU far fewer epochs: a recipe's length is its epochs,
+    the same on any machine, and `measured` states the minutes and images/s they took where measured."""
+    recipe = load_recipe(name, REPO)
+    params = recipes.recipe_params(name, REPO)["train"]
+    assert params["time_budget_minutes"] is None and params["lr_schedule"] != "cosine_time"
+    assert params["early_stopping"]["patience"] >= params["epochs"]  # nothing ends it before its last epoch
+    if recipe.measured is None:  # never run: it must say so
+        assert "NOT MEASURED" in recipe.path.read_text()
+    else:
+        assert recipe.measured.epochs == params["epochs"] and recipe.measured.images_per_second > 0
 
 
 @pytest.mark.parametrize("value", [True, False, None, 0.0, 0.002, 0.00005, 1.0e-7, 2.5e12, 40, -3, "compact",
@@ -59,6 +74,10 @@ def _write(root: Path, text: str) -> None:
     ("name: x\ntarget: t\nparams: {}\n", "field 'params' must map"),
     ("name: x\ntarget: t\nparams:\n  train.epochs: 5\nextra: 1\n", "unknown field 'extra'"),
     ("name: [x\n", "not valid YAML"),
+    ("name: x\ntarget: t\nparams:\n  train.epochs: 5\nmeasured: {epochs: 6, minutes: 1, images_per_second: 9, "
+     "machine: m}\n", "measured.epochs is 6 but the recipe sets train.epochs 5"),
+    ("name: x\ntarget: t\nparams:\n  train.epochs: 5\nmeasured: {epochs: 5, minutes: -1, images_per_second: 9, "
+     "machine: m}\n", "measured.minutes: Input should be greater than 0"),
 ])
 def test_a_bad_recipe_is_a_one_line_error_naming_the_file(tmp_path, text, message):
     _write(tmp_path, text)
@@ -71,6 +90,15 @@ def test_unknown_recipe_lists_the_known_ones(tmp_path):
     _write(tmp_path, "name: x\ntarget: t\nparams:\n  train.epochs: 5\n")
     with pytest.raises(RecipeError, match=r"no such recipe \(recipes: r\)"):
         load_recipe("cpu", tmp_path)
+
+
+def test_a_recipe_says_what_it_took_where_measured_before_it_starts(capsys, monkeypatch):
+    """`make recipe` prints the measured minutes and images/s first (then the training its expected
+    time on this machine after the first epoch: tests/unit/test_training_options.py)."""
+    monkeypatch.chdir(REPO)
+    assert recipes.main(["cpu", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "recipe cpu.yaml: measured: 83 epochs in 57.5 min at 688 images/s on 2-core AMD EPYC" in err
 
 
 def test_dry_run_prints_the_command_with_extra_overrides_last(capsys, monkeypatch):

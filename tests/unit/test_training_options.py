@@ -4,6 +4,9 @@ schema's to refuse (tests/unit/test_params.py), before any training starts."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import pytest
 
@@ -111,6 +114,43 @@ def test_time_budget_stops_after_the_epoch_that_would_overrun_it(train_cfg):
 def test_no_time_budget_runs_every_epoch(train_cfg):
     result = _tiny_fit(dict(train_cfg, time_budget_minutes=None), epochs=3)
     assert not result.stopped_by_time_budget and len(result.history) == 3
+
+
+class _SlowClock:
+    """The callbacks' `time` module on a machine `factor` times slower: each second counts as `factor`."""
+
+    def __init__(self, factor: float):
+        self.factor = factor
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def perf_counter(self) -> float:
+        return time.perf_counter() * self.factor
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "cosine_time"])
+def test_an_epoch_budget_ends_at_the_same_step_on_a_machine_a_thousand_times_slower(train_cfg, monkeypatch,
+                                                                                    caplog, schedule):
+    """A recipe's length in epochs (a cosine over them) ends at the same step on any CPU; a budget in
+    minutes (cosine_time) gives the slow machine fewer epochs, which is why recipes no longer use one."""
+    from facial_emotion.models import callbacks
+
+    cfg = dict(train_cfg, lr_schedule=schedule, time_budget_minutes=2.0 if schedule == "cosine_time" else None)
+    runs = {}
+    for factor in (1.0, 1000.0):
+        monkeypatch.setattr(callbacks, "time", _SlowClock(factor))
+        with caplog.at_level(logging.INFO, logger=callbacks.log.name):
+            caplog.clear()
+            runs[factor] = _tiny_fit(cfg, epochs=3).history
+        said = [r.getMessage() for r in caplog.records if "images/s on this machine" in r.getMessage()]
+        assert len(said) == 1 and "epochs 1-3 should take about" in said[0]  # said once, after the first epoch
+    if schedule == "cosine":
+        assert len(runs[1.0]) == len(runs[1000.0]) == 3
+        assert [r["learning_rate"] for r in runs[1000.0]] == pytest.approx([r["learning_rate"] for r in runs[1.0]])
+        assert runs[1000.0][-1]["learning_rate"] == pytest.approx(1e-5, rel=1e-3)  # the cosine ended at its floor
+    else:
+        assert len(runs[1.0]) == 3 and len(runs[1000.0]) < 3
 
 
 def test_cosine_rate_runs_from_peak_to_floor_and_stays_there():
