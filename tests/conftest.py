@@ -1,4 +1,5 @@
-"""Shared test options: the `slow` and `data` markers and where the real FER2013 lives."""
+"""Shared test fixtures: where the real FER2013 and FER+ files live, and state no test may leave
+behind (the markers are registered in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FER2013 = REPO.parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
 DEFAULT_FERPLUS = REPO.parent / "shared" / "data" / "ferplus" / "fer2013new.csv"
-
-_MARKERS = {
-    "slow": "long-running (still part of the default run; deselect with -m 'not slow')",
-    "data": "needs the real FER2013 file (skipped with a reason when it is absent)",
-}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # pyproject.toml registers them too; registering here keeps --strict-markers happy without it.
-    registered = {line.split(":")[0].strip() for line in config.getini("markers")}
-    for name, text in _MARKERS.items():
-        if name not in registered:
-            config.addinivalue_line("markers", f"{name}: {text}")
-
 
 def _real_file(variable: str, default: Path, what: str) -> Path:
     """A real data file from `variable` or its ../shared default; the test skips, saying where to put it."""

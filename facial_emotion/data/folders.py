@@ -49,11 +49,6 @@ def split_name(name: str) -> str | None:
     return lower if lower in SPLIT_USAGE else None
 
 
-def has_folder_layout(root: Path) -> bool:
-    root = Path(root)
-    return root.is_dir() and any(split_name(p.name) and p.is_dir() for p in root.iterdir())
-
-
 @dataclass(frozen=True)
 class ImageFile:
     """One file of the layout: its path below the layout's root, and how to get its bytes."""

@@ -35,11 +35,6 @@ class IngestResult:
     usable_usages: list[str] = field(default_factory=lambda: list(USAGES))
 
 
-def resolve_source(raw_dir: str | Path, source: str) -> str:
-    """csv, folders or synthetic: what `ingest` would read for `data.source` (errors as it would raise them)."""
-    return discover(raw_dir, source).kind
-
-
 def ingest(raw_dir: str | Path, source: str, on_bad_row: str, synthetic_rows: int, synthetic_seed: int,
            found: Discovery | None = None, labels_source: str = "fer2013") -> IngestResult:
     """Read what `discover` chose (or `found`, when the caller discovered it first); the dataset carries

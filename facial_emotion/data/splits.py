@@ -12,9 +12,6 @@ from ..errors import PipelineError
 from ..labels import EMOTIONS, NUM_CLASSES
 from .dataset import FaceDataset
 
-STRATEGIES = ("official", "challenge", "study1")
-
-
 class SplitError(PipelineError, ValueError):
     """A split that can't be made from the data or params given."""
 
@@ -90,7 +87,7 @@ def _stratified(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 
 
 def make_split(dataset: FaceDataset, strategy: str, val_fraction: float, seed: int) -> SplitIndices:
-    """The split `split.strategy` names (one of STRATEGIES; params.yaml's schema checked it)."""
+    """The split `split.strategy` names (official, challenge or study1; params.yaml's schema checked it)."""
     if strategy == "official":
         return official_split(dataset, val_fraction, seed)
     if strategy == "challenge":

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import PipelineError
 from ..labels import EMOTIONS
+from ..paths import DEMO_LIVE_DIR
 from ..params.demo import DemoSection
 from .analyzer import FrameAnalyzer
 from .classifier import EmotionClassifier
@@ -38,7 +39,7 @@ from .tracker import FaceTracker, TrackerParams
 log = logging.getLogger(__name__)
 
 DEFAULT_REGISTERED_MODEL = "facial-emotion"
-DEFAULT_OUT = "reports/demo-live"
+DEFAULT_OUT = str(DEMO_LIVE_DIR)
 WINDOW_TITLE = "facial emotion (q quits)"
 
 

@@ -19,8 +19,6 @@ from ..errors import PipelineError
 from ..params.demo import CropParams, DetectorParams, HaarParams, YuNetParams  # noqa: F401 - one schema, used here
 from .boxes import largest_first
 
-KINDS = ("yunet", "haar")
-
 
 class DetectorError(PipelineError, RuntimeError):
     """A detector that cannot be loaded (an OpenCV build without it, missing weights) or an unusable image."""

@@ -115,8 +115,8 @@ def test_a_small_face_in_a_large_photo_is_found_only_with_the_second_look(astron
     assert not len(create_detector(off).detect(canvas, still=True))
 
 
-@pytest.mark.parametrize(("length", "tile", "overlap"), [(1155, 640, 54), (866, 640, 54), (2048, 640, 96),
-                                                         (641, 640, 32), (640, 640, 32), (300, 640, 32), (5000, 640, 320)])
+@pytest.mark.parametrize(("length", "tile", "overlap"), [
+    (1155, 640, 54), (866, 640, 54), (2048, 640, 96), (641, 640, 32), (640, 640, 32), (300, 640, 32), (5000, 640, 320)])
 def test_tiles_cover_the_side_with_at_least_the_overlap_and_no_more_tiles_than_needed(length, tile, overlap):
     starts = tile_starts(length, tile, overlap)
     assert starts[0] == 0 and starts[-1] + min(tile, length) == length  # the ends are covered

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from facial_emotion.data.dataset import IngestError
-from facial_emotion.data.folders import has_folder_layout, read_image_folders
+from facial_emotion.data.folders import read_image_folders
 from facial_emotion.labels import EMOTIONS, IMAGE_SIZE
 
 
@@ -139,9 +139,3 @@ def test_no_readable_images_is_an_error(tmp_path) -> None:
 def test_unknown_on_bad_row_mode(layout) -> None:
     with pytest.raises(IngestError, match="on_bad_row"):
         read_image_folders(layout, "warn")
-
-
-def test_layout_detection(tmp_path) -> None:
-    assert not has_folder_layout(tmp_path)
-    (tmp_path / "test").mkdir()
-    assert has_folder_layout(tmp_path)

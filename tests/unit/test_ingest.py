@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from facial_emotion.data.dataset import FaceDataset, IngestError
+from facial_emotion.data.discover import discover
 from facial_emotion.data.ingest import (
     IngestResult,
     blank_images,
     duplicate_groups,
     ingest,
-    resolve_source,
     summarise,
 )
 from facial_emotion.data.synthetic import generate_faces, write_fer_csv
@@ -41,33 +41,33 @@ def result(ds: FaceDataset, source: str = "csv") -> IngestResult:
     return IngestResult(ds, source, "data/raw/fer2013.csv", "0" * 64)
 
 
-# --- resolve_source -------------------------------------------------------------------------------
+# --- discover(...).kind: what ingest reads ---------------------------------------------------------
 
 
 def test_empty_raw_dir_auto_is_synthetic(tmp_path) -> None:
-    assert resolve_source(tmp_path, "auto") == "synthetic"
+    assert discover(tmp_path, "auto").kind == "synthetic"
 
 
 def test_empty_raw_dir_csv_is_an_error(tmp_path) -> None:
     with pytest.raises(IngestError, match=f"^{tmp_path}: data.source is 'csv' but there is no FER2013 CSV here. "
                                           "Found: nothing. Understood: "):
-        resolve_source(tmp_path, "csv")
+        discover(tmp_path, "csv")
 
 
 def test_empty_raw_dir_folders_is_an_error(tmp_path) -> None:
     with pytest.raises(IngestError,
                        match=f"^{tmp_path}: data.source is 'folders' but there are no FER2013 image folders here"):
-        resolve_source(tmp_path, "folders")
+        discover(tmp_path, "folders")
 
 
 def test_unknown_source_is_an_error(tmp_path) -> None:
     with pytest.raises(IngestError, match="data.source: must be one of auto, csv, folders, synthetic, not 'kaggle'"):
-        resolve_source(tmp_path, "kaggle")
+        discover(tmp_path, "kaggle")
 
 
 def test_explicit_synthetic_wins_over_present_data(tmp_path) -> None:
     (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n")
-    assert resolve_source(tmp_path, "synthetic") == "synthetic"
+    assert discover(tmp_path, "synthetic").kind == "synthetic"
 
 
 @pytest.mark.parametrize("name", ["fer2013.csv", "fer2013.csv.gz"])
@@ -75,15 +75,15 @@ def test_csv_is_preferred_over_folders(tmp_path, name: str) -> None:
     header = b"emotion,pixels,Usage\n"
     (tmp_path / name).write_bytes(gzip.compress(header) if name.endswith(".gz") else header)
     (tmp_path / "train" / "happy").mkdir(parents=True)
-    assert resolve_source(tmp_path, "auto") == "csv"
-    assert resolve_source(tmp_path, "folders") == "folders"
+    assert discover(tmp_path, "auto").kind == "csv"
+    assert discover(tmp_path, "folders").kind == "folders"
 
 
 def test_folders_without_csv(tmp_path) -> None:
     (tmp_path / "test" / "happy").mkdir(parents=True)
-    assert resolve_source(tmp_path, "auto") == "folders"
+    assert discover(tmp_path, "auto").kind == "folders"
     with pytest.raises(IngestError, match="'csv'"):
-        resolve_source(tmp_path, "csv")
+        discover(tmp_path, "csv")
 
 
 # --- ingest ---------------------------------------------------------------------------------------
