@@ -10,6 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FER2013 = REPO.parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
+DEFAULT_FERPLUS = REPO.parent / "shared" / "data" / "ferplus" / "fer2013new.csv"
 
 
 def fer2013_path(argument: str | None = None) -> Path:
@@ -18,6 +19,11 @@ def fer2013_path(argument: str | None = None) -> Path:
     if not path.exists():
         sys.exit(f"FER2013 not found at {path}: pass --data or set FER2013_PATH")
     return path
+
+
+def ferplus_path(argument: str | None = None) -> Path:
+    """--ferplus, else FERPLUS_PATH, else ../shared/data/ferplus/fer2013new.csv (may not exist: callers say so)."""
+    return Path(argument or os.environ.get("FERPLUS_PATH") or DEFAULT_FERPLUS)
 
 
 def run_child(code: str) -> dict:

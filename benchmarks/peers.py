@@ -43,10 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from benchmarks import fer_peer  # noqa: E402
-from benchmarks.common import REPO, fer2013_path  # noqa: E402
+from benchmarks.common import fer2013_path, ferplus_path  # noqa: E402
 from benchmarks.paired import BOOTSTRAP_REPLICATES, compare  # noqa: E402
 
-DEFAULT_FERPLUS = REPO.parent / "shared" / "data" / "ferplus" / "fer2013new.csv"
 SPLITS = {"test": ("PublicTest", "PrivateTest"), "PrivateTest": ("PrivateTest",)}
 SPLIT_TITLES = {"test": "PublicTest + PrivateTest", "PrivateTest": "PrivateTest (FER+'s test split)"}
 SET_TITLES = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority labels"}
@@ -252,7 +251,7 @@ def main(argv=None) -> None:
     from facial_emotion.pretrained.build import sha256_file
 
     fer2013 = fer2013_path(args.data)
-    ferplus_file = Path(args.ferplus or os.environ.get("FERPLUS_PATH") or DEFAULT_FERPLUS)
+    ferplus_file = ferplus_path(args.ferplus)
     if args.ferplus and not ferplus_file.is_file():
         raise PipelineError(f"--ferplus {ferplus_file}: no such file")
     notes = [fer_peer.SELECTION_NOTE + "."]

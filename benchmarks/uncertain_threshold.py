@@ -4,7 +4,9 @@ on validation faces, then how often the flag is raised on the labelled photos' c
     python benchmarks/uncertain_threshold.py [--data fer2013.csv.gz] [--model file.keras] [--usage PublicTest]
 
 Validation: FER2013's PublicTest rows (3,589 faces) scored by the shipped pretrained model, which
-never trained on them (FER2013_PATH or ../shared/data/fer2013/). For each threshold: the share of
+never trained on them (FER2013_PATH or ../shared/data/fer2013/), against the labels of the model's
+own label set: FER2013's for a 7-class model, FER+'s majority for an 8-class one (FERPLUS_PATH or
+../shared/data/ferplus/; faces without a majority left out). For each threshold: the share of
 faces kept (top probability at or above it), the accuracy on those, and the accuracy on the flagged
 ones, which the demo, the service and the API then show as "uncertain" instead of a label.
 Photos: every labelled face of tests/assets/faces' added part (the photos whose faces are tagged)
@@ -21,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO, fer2013_path  # noqa: E402
+from benchmarks.common import REPO, fer2013_path, ferplus_path  # noqa: E402
 
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
@@ -31,6 +33,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", default=None, help="FER2013 CSV (default: FER2013_PATH or ../shared/data/fer2013)")
     parser.add_argument("--model", default=None, help="a .keras file (default: the shipped pretrained model)")
     parser.add_argument("--usage", default="PublicTest", help="FER2013 rows to measure on (default: PublicTest)")
+    parser.add_argument("--ferplus", default=None,
+                        help="FER+ fer2013new.csv, for an 8-class model (default: FERPLUS_PATH, "
+                             "else ../shared/data/ferplus/)")
     parser.add_argument("--params", default=str(REPO / "params.yaml"))
     return parser.parse_args()
 
@@ -90,6 +95,7 @@ def main() -> None:
 
     from facial_emotion import pretrained
     from facial_emotion.data.fer_csv import read_fer_csv
+    from facial_emotion.data.ferplus import N_EMOTIONS, majority, read_votes
     from facial_emotion.faces.classifier import load_classifier
     from facial_emotion.faces.demo import settings_from_file
 
@@ -100,8 +106,17 @@ def main() -> None:
     if not len(rows):
         sys.exit(f"{data}: no rows with Usage {args.usage}")
     probs = np.concatenate([classifier(dataset.images[rows[i:i + 512]]) for i in range(0, len(rows), 512)])
-    top, correct = probs.max(axis=1), probs.argmax(axis=1) == dataset.labels[rows]
-    print(f"{args.usage}: {len(rows)} faces, {data.name}, model {Path(classifier.uri).name}; "
+    labels, label_set = dataset.labels[rows], "FER2013 labels"
+    if probs.shape[1] == N_EMOTIONS:  # an 8-class FER+ model: scored against FER+'s majority
+        votes_file = ferplus_path(args.ferplus)
+        if not votes_file.is_file():
+            sys.exit(f"{votes_file}: FER+ votes not found, needed for an 8-class model (pass --ferplus)")
+        votes, _ = read_votes(votes_file)
+        labels, _ = majority(votes[dataset.rows[rows]])
+        probs, labels = probs[labels >= 0], labels[labels >= 0]
+        label_set = "FER+ majority labels (faces without a majority left out)"
+    top, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+    print(f"{args.usage}: {len(labels)} faces, {data.name}, {label_set}, model {Path(classifier.uri).name}; "
           f"accuracy {correct.mean():.4f}, median top probability {np.median(top):.3f}")
     print("| flag below | faces kept | accuracy kept | accuracy flagged | accuracy just under |")
     print("|---|---|---|---|---|")
