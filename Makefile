@@ -47,7 +47,7 @@ test: setup-dev ## the fast tier (under 5 min on 2 cores): every test not marked
 	$(BIN)/python -m pytest -m "not slow"
 
 test-all: setup-dev browser postgres ## every test: unit, data, the slow training and end-to-end ones (what CI runs)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 # The tests that train or compare TensorFlow's floats. oneDNN picks its kernels by CPU (AVX-512 here,
 # AVX2 on many machines), so their figures differ from CPU to CPU: these must assert what holds on any.
