@@ -11,8 +11,8 @@ measured again with the face `yunet.align_face_px` across (see `refine_landmarks
 A still photo (`detect(image, still=True)`: the service, the demo's photos, the API) may take longer
 than a video frame: faces that shrank below YuNet's reach at `max_side` get a second look at up to
 `yunet.second_look_side` (in tiles of `max_side`, or in one full pass), and with `yunet.turned` the
-photo is also scanned turned by 90, 180 and 270 degrees (at up to `yunet.turned_side`), for faces
-lying down or upside down that the upright scan misses. The passes are independent, so a photo's
+photo is also scanned turned by 90, 180 and 270 degrees (at `yunet.turned_scale` of the first pass's
+resolution), for faces lying down or upside down that the upright scan misses. The passes are independent, so a photo's
 run on OpenCV's thread count (`cv2.getNumThreads()`, one YuNet per thread: a net is not safe to
 share), and are merged by non-maximum suppression, most confident first.
 """
@@ -117,7 +117,7 @@ class YuNetDetector:
             if p.second_look != "off" and scale < 1.0:
                 jobs.extend(self._second_look_jobs(bgr, scale))
             if p.turned:
-                turned = min(1.0, p.turned_side / max(bgr.shape[:2]))
+                turned = scale * p.turned_scale
                 jobs.extend(lambda turns=turns: self._run_turned(bgr, turns, turned) for turns in (1, 2, 3))
             found = merge(self._passes(jobs), p.nms_threshold)
         else:

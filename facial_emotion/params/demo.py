@@ -51,7 +51,7 @@ class YuNetParams(_Section):
     second_look: Literal["off", "tiles", "full"] = "tiles"
     second_look_side: int = Field(2048, ge=64)  # longer side of the second look (never more than the photo's own)
     turned: bool = True  # also scan the photo turned by 90, 180 and 270 degrees (faces lying down, upside down)
-    turned_side: int = Field(320, ge=64)  # longer side of the turned scans (never more than the photo's own)
+    turned_scale: float = Field(0.5, gt=0.0, le=1.0)  # the turned scans' resolution, as a share of the first pass's
     # measured by benchmarks/face_framing.py so the eyes sit where FER2013's do (docs/detector.md)
     margin: float = Field(-0.03, ge=-0.25, le=1.0)
     shift: float = Field(-0.01, ge=-0.5, le=0.5)
