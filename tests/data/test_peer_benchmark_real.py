@@ -4,14 +4,13 @@ the benchmark's path: its rows, label sets and class alignment), and FER+'s rows
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("keras")
 
 from benchmarks import peers  # noqa: E402
+from benchmarks.common import ferplus_path  # noqa: E402
 from facial_emotion import pretrained  # noqa: E402
 from facial_emotion.pretrained.build import sha256_file  # noqa: E402
 
@@ -24,7 +23,7 @@ def test_the_benchmark_scores_the_shipped_model_as_its_card_says(fer2013_path):
     card = shipped.card()
     if sha256_file(fer2013_path) != card["data_sha256"]:
         pytest.skip(f"{fer2013_path} is not the FER2013 file the card was scored on ({card['data_sha256'][:12]}...)")
-    ferplus = Path(os.environ.get("FERPLUS_PATH") or peers.DEFAULT_FERPLUS)
+    ferplus = ferplus_path()  # FERPLUS_PATH, else ../shared/data/ferplus/fer2013new.csv
     test = peers.read_test_faces(fer2013_path, ferplus if ferplus.is_file() else None)
     tables = peers.score_tables(test, [peers.predict_ours(shipped.keras_file, test.images)], replicates=100)
     name = shipped.keras_file.stem
