@@ -170,21 +170,17 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
 EMA_WARMUP = 10.0  # the average's momentum is min(train.ema_momentum, (1 + step) / (EMA_WARMUP + step))
 
 
-def ema_momentum_at(step: float, momentum: float) -> float:
-    """The EMA's momentum after `step` optimizer steps: TensorFlow's ExponentialMovingAverage warm-up.
+def warm_up_ema(optimizer) -> None:
+    """Give a Keras optimizer with `use_ema` TensorFlow's ExponentialMovingAverage warm-up: after
+    step t the momentum is min(train.ema_momentum, (1 + t) / (EMA_WARMUP + t)).
 
     Keras' optimizer EMA uses its full momentum from the second step on, so with 0.999 the average
     stays near the first steps' weights for thousands of steps: a short run keeps barely-trained
     weights (measured: validation accuracy 0.17 after 5 epochs, every face "sadness"). Warmed up,
     the average follows the weights early and averages over ever more steps as training goes on.
-    """
-    return min(momentum, (1.0 + step) / (EMA_WARMUP + step))
-
-
-def warm_up_ema(optimizer) -> None:
-    """Give a Keras optimizer with `use_ema` the warm-up above (the optimizer class is unchanged, so
-    a saved model loads anywhere). Keras exposes no hook for the momentum: this replaces the one
-    method that applies it, and fails loudly if a Keras upgrade renames it."""
+    The optimizer class is unchanged, so a saved model loads anywhere. Keras exposes no hook for the
+    momentum: this replaces the one method that applies it, and fails loudly if a Keras upgrade
+    renames it."""
     if not optimizer.use_ema:
         return
     import keras
@@ -197,6 +193,8 @@ def warm_up_ema(optimizer) -> None:
     def update(self, trainable_variables):
         step = ops.cast(self.iterations, "float32")
         momentum = ops.minimum(self.ema_momentum, (1.0 + step) / (EMA_WARMUP + step))
+        # the first step copies the weights, as Keras' own update does: the average's slots start at zero
+        momentum = ops.where(ops.equal(step, 0.0), 0.0, momentum)
         for var, average in zip(trainable_variables, self._model_variables_moving_average):
             if average is not None:
                 rate = ops.cast(momentum, var.dtype)

@@ -138,11 +138,9 @@ def test_ema_momentum_warms_up_like_tensorflows_moving_average():
     expected = 0.0
     for step in range(30):
         optimizer.apply_gradients([(keras.ops.convert_to_tensor(-1.0), var)])  # the weight is step + 1
-        rate = min(0.9, (1 + step) / (10 + step))
+        rate = min(0.9, (1 + step) / (10 + step)) if step else 0.0  # the first step copies the weight
         expected = rate * expected + (1 - rate) * (step + 1)
         assert float(optimizer._model_variables_moving_average[0].numpy()) == pytest.approx(expected, rel=1e-5)
-    assert training.ema_momentum_at(0, 0.999) == pytest.approx(0.1)
-    assert training.ema_momentum_at(1e6, 0.999) == 0.999
 
 
 @pytest.mark.slow

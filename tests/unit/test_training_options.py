@@ -288,15 +288,16 @@ def _fit_keeping_model(cfg, epochs, first_callback=None):
 
 
 def _moving_average(steps: list[list[np.ndarray]], momentum: float) -> list[list[np.ndarray]]:
-    """The average after each step, computed here from the raw weights: Keras starts it at zero and
-    after step t (from 0) it is m * average + (1 - m) * weights, m = min(momentum, (1 + t) / (W + t))
-    with W = EMA_WARMUP (TensorFlow's ExponentialMovingAverage warm-up)."""
+    """The average after each step, computed here from the raw weights: after step 0 it is the
+    weights, after step t it is m * average + (1 - m) * weights, m = min(momentum, (1 + t) / (W + t))
+    with W = EMA_WARMUP (TensorFlow's ExponentialMovingAverage warm-up). Keras starts the average's
+    slots at zero; a first step that averaged with them pulled the result toward zero."""
     from facial_emotion.models.training import EMA_WARMUP
 
     average = [np.zeros(w.shape) for w in steps[0]]
     averages = []
     for t, weights in enumerate(steps):
-        m = min(momentum, (1 + t) / (EMA_WARMUP + t))
+        m = min(momentum, (1 + t) / (EMA_WARMUP + t)) if t else 0.0
         average = [m * a + (1 - m) * w.astype(np.float64) for a, w in zip(average, weights)]
         averages.append(average)
     return averages
