@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -76,3 +77,12 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     """All arrays of an npz, loaded eagerly (no pickled objects allowed)."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def md5_file(path: str | Path) -> str:
+    """A file's MD5, as dvc.lock records it for the same file (a digest to find it by, not a security check)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -14,10 +14,12 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 from .abandoned_runs import fail_abandoned_runs, process_tags
 from .errors import PipelineError, Stopped
@@ -174,6 +176,41 @@ def run_name(stage: str) -> str:
     return f"{exp_name}/{stage}" if exp_name else stage
 
 
+@dataclass(frozen=True)
+class DataInput:
+    """A data file a stage read, logged as the run's MLflow dataset input (`mlflow ui` lists it on
+    the run): its path, its digest (the file's MD5, the one dvc.lock records for it, unless given),
+    its rows, and what the stage used it for (`context`: training, validation, test, source)."""
+
+    path: Path
+    context: str
+    rows: int
+    given_digest: str | None = field(default=None, repr=False)
+
+    @cached_property
+    def digest(self) -> str:
+        from .files import md5_file
+
+        return self.given_digest or md5_file(self.path)
+
+    def dataset(self):
+        """The MLflow dataset: metadata only (name, digest, source), the data itself stays in its file."""
+        import json
+
+        import mlflow.data
+        from mlflow.data.meta_dataset import MetaDataset
+
+        source = mlflow.data.get_dataset_source_from_json(json.dumps({"uri": str(self.path)}), source_type="local")
+        return MetaDataset(source, name=str(self.path), digest=self.digest)
+
+
+def model_id(model_uri: str | None) -> str | None:
+    """The LoggedModel id in a `models:/<id>` URI (MLflow 3), so metrics can be linked to the model."""
+    if model_uri and model_uri.startswith("models:/m-"):
+        return model_uri.removeprefix("models:/")
+    return None
+
+
 @contextmanager
 def stage_run(
     stage: str,
@@ -183,10 +220,11 @@ def stage_run(
     experiment: str = DEFAULT_EXPERIMENT,
     name: str | None = None,
     run_id: str | None = None,
+    inputs: Sequence[DataInput] = (),
 ) -> Iterator[Any]:
-    """One MLflow run for one stage run, tagged (with its host and process) and with its params
-    logged; runs that dead processes left RUNNING are marked FAILED first, and a stop (SIGTERM,
-    Ctrl-C) ends this one as KILLED.
+    """One MLflow run for one stage run, tagged (with its host and process), with its params and
+    its data `inputs` logged; runs that dead processes left RUNNING are marked FAILED first, and a
+    stop (SIGTERM, Ctrl-C) ends this one as KILLED.
 
     `run_id`: continue that run (a resumed training) instead of starting another, so one model has
     one run; when it is not in this store any more, a new run is started and linked by a tag.
@@ -211,6 +249,8 @@ def stage_run(
                 items = list(flat.items())
                 for start in range(0, len(items), 100):  # MLflow caps a batch at 100 params
                     mlflow.log_params(dict(items[start : start + 100]))
+            for data in inputs:
+                mlflow.log_input(data.dataset(), context=data.context, tags={"rows": str(data.rows)})
             yield run
         except (Stopped, KeyboardInterrupt) as exc:
             mlflow.end_run("KILLED")  # MLflow's own exit would call it FAILED

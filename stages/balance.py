@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         smote_out, flip_out = (smote_labels, None), (flip_labels, None)
     log.info("SMOTE: %d -> %d rows in %.1fs; flips: %d -> %d rows",
              len(train.labels), len(smote_labels), smote_seconds, len(train.labels), len(flip_labels))
-    with tracking.stage_run("balance", params.logged(), train.source, train.sha256,
-                            experiment=experiment) as run:
+    with tracking.stage_run("balance", params.logged(), train.source, train.sha256, experiment=experiment,
+                            inputs=[tracking.DataInput(paths.processed("train"), "training", len(train))]) as run:
         import mlflow
 
         # One folder per method, so each training variant depends on its own input only.

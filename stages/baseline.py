@@ -48,7 +48,8 @@ def main(argv=None) -> None:
     log.info("%s on %d training images (%s)", name, len(labels), balance)
     logged = {args.model: cfg, "balance": balance, "seed": seed, "labels": params.labels.model_dump()}
     with tracking.stage_run(f"baseline@{name}", logged, training.data.source, training.data.sha256,
-                            experiment=experiment, name=tracking.run_name(name)) as run:
+                            experiment=experiment, name=tracking.run_name(name),
+                            inputs=[tracking.DataInput(training.path, "training", len(training.data))]) as run:
         import mlflow
 
         mlflow.set_tags({"model_name": name, "model_kind": "baseline"})

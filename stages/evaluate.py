@@ -41,11 +41,13 @@ def main(argv: list[str] | None = None) -> None:
     add_ensemble(scored, val, test, cfg, primary)
     champion = choose_champion(scored.metrics, cfg.select_by)
 
+    datasets = {"validation": tracking.DataInput(paths.processed("val"), "validation", len(val)),
+                "test": tracking.DataInput(paths.processed("test"), "test", len(test))}
     with tracking.stage_run("evaluate", {"evaluate": cfg.model_dump(), "registry": params.registry.model_dump(),
                                          "labels": {"source": primary}},
-                            val.source, val.sha256, experiment=experiment) as run:
+                            val.source, val.sha256, experiment=experiment, inputs=list(datasets.values())) as run:
         for name in scored.metrics:
-            write_model_outputs(name, scored, val, test, primary)
+            write_model_outputs(name, scored, val, test, primary, datasets)
         registration = register_champion(champion, scored, val, cfg, params.registry.model_name,
                                          tracking.git_commit())
         if champion == ENSEMBLE:

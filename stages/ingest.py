@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
@@ -32,8 +33,10 @@ def main(argv: list[str] | None = None) -> None:
              result.source, summary["rejected_total"], summary["skipped_files_total"],
              summary["blank_images"]["count"], summary["duplicate_images"]["extra_copies"],
              len(summary["passed_over"]))
+    # the raw input's digest: the first 32 hex digits of the data's sha256 (MLflow keeps 36 characters)
+    raw = tracking.DataInput(Path(result.input_path), "source", summary["rows"], result.sha256[:32])
     with tracking.stage_run("ingest", params.logged(), result.source, result.sha256,
-                            experiment=params.mlflow.experiment) as run:
+                            experiment=params.mlflow.experiment, inputs=[raw]) as run:
         import mlflow
 
         result.dataset.save(INTERIM)

@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         summary["note"] = ("split 'study1' reproduces the first study: its 20% validation part is also the test "
                            "set, as in the study, so test figures are optimistic")
     log.info("split %s: %s", split_params.strategy, summary["sizes"])
-    with tracking.stage_run("preprocess", params.logged(), dataset.source, dataset.sha256,
-                            experiment=experiment) as run:
+    with tracking.stage_run("preprocess", params.logged(), dataset.source, dataset.sha256, experiment=experiment,
+                            inputs=[tracking.DataInput(paths.INTERIM_FACES, "source", len(dataset))]) as run:
         import mlflow
 
         for name, idx in parts.items():

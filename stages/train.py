@@ -78,9 +78,11 @@ def main(argv=None) -> None:
     prints = fingerprint(train_cfg, model, [x_train, y_train, x_val, y_val],
                          training.class_weight, seed)
     state = TrainingState.open(name, prints)
+    inputs = [tracking.DataInput(training.path, "training", len(training.data)),
+              tracking.DataInput(paths.processed("val"), "validation", len(val))]
     with tracking.stage_run(f"train@{args.balance}-{args.activation}", logged_params, training.data.source,
                             training.data.sha256, experiment=experiment, name=tracking.run_name(name),
-                            run_id=state.run_id) as run:
+                            run_id=state.run_id, inputs=inputs) as run:
         import mlflow
         import pandas as pd
 

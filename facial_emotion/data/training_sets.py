@@ -17,6 +17,7 @@ class TrainingSet:
     data: FaceDataset
     class_weight: dict[int, float] | None
     method: str
+    path: Path  # the file the faces came from (logged as the training run's dataset input)
 
 
 def load_training_set(method: str, processed_dir: str | Path = PROCESSED_DIR,
@@ -26,9 +27,10 @@ def load_training_set(method: str, processed_dir: str | Path = PROCESSED_DIR,
         raise IngestError(f"unknown balance method {method!r} (use one of {', '.join(BALANCE_METHODS)})")
     folder = Path(balanced_dir) / method
     if method in ("smote", "flip"):
-        return TrainingSet(FaceDataset.load(folder / "train.npz"), None, method)
-    train = FaceDataset.load(Path(processed_dir) / "train.npz")
+        return TrainingSet(FaceDataset.load(folder / "train.npz"), None, method, folder / "train.npz")
+    path = Path(processed_dir) / "train.npz"
+    train = FaceDataset.load(path)
     if method == "class_weight":
         weights = read_json(folder / "balance.json")["class_weights"]
-        return TrainingSet(train, {int(c): float(w) for c, w in weights.items()}, method)
-    return TrainingSet(train, None, method)
+        return TrainingSet(train, {int(c): float(w) for c, w in weights.items()}, method, path)
+    return TrainingSet(train, None, method, path)

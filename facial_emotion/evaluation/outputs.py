@@ -14,7 +14,8 @@ from .label_scores import align, by_label_set
 from .scoring import Scored, log_scores_into_training_run
 
 
-def write_model_outputs(name: str, scored: Scored, val: FaceDataset, test: FaceDataset, primary: str) -> None:
+def write_model_outputs(name: str, scored: Scored, val: FaceDataset, test: FaceDataset, primary: str,
+                        datasets: dict | None = None) -> None:
     """A model's metrics JSON, study-1 report, confusion data and predictions (on the primary label
     set: its faces and classes); the scores also land in the run that trained the model (or in this
     run, when that one is not in the store)."""
@@ -34,7 +35,9 @@ def write_model_outputs(name: str, scored: Scored, val: FaceDataset, test: FaceD
     write_npz(paths.PREDICTIONS_DIR / f"{name}.npz", validation=v_p.astype(np.float32), test=t_p.astype(np.float32),
               validation_labels=val_set.labels, test_labels=test_set.labels, classes=np.asarray(classes),
               label_set=np.asarray(primary), test_index=test_set.index)
-    if not log_scores_into_training_run(scored.run_infos[name].get("run_id"), name, scores, report_path):
+    run_info = scored.run_infos[name]
+    if not log_scores_into_training_run(run_info.get("run_id"), name, scores, report_path, run_info.get("model_uri"),
+                                        datasets):
         mlflow.log_metrics({f"{name}.{split}_{k}": v for split, values in scores.items()
                             for k, v in values.items() if k in HEADLINE})
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data.dataset import FaceDataset
 from ..data.label_sets import LabelSet, label_sets
-from ..tracking import client_for_run
+from ..tracking import client_for_run, model_id
 from .label_scores import align, split_name
 from .metrics import compute_metrics
 
@@ -89,16 +89,24 @@ def tta(predict, enabled: bool):
     return lambda images: (predict(images) + predict(images[:, :, ::-1])) / 2
 
 
-def log_scores_into_training_run(run_id: str | None, name: str, scores: dict, report_path: Path | None = None) -> bool:
-    """Evaluation lands in the run that trained the model; False when that run is gone."""
+def log_scores_into_training_run(run_id: str | None, name: str, scores: dict, report_path: Path | None = None,
+                                 model_uri: str | None = None, datasets: dict | None = None) -> bool:
+    """Evaluation lands in the run that trained the model, each score linked to the logged model
+    (`model_uri`: its page in `mlflow ui` shows them) and to the dataset it was measured on
+    (`datasets`: tracking.DataInput by split, `validation` or `test`); False when that run is gone."""
     from mlflow.entities import Metric
 
     client = client_for_run(run_id, name)
     if client is None:
         return False
-    now = int(time.time() * 1000)
-    batch = [Metric(f"{split}_{k}", float(v), now, 0)
-             for split, values in scores.items() for k, v in values.items() if k != "rows"]
+    now, linked_model, datasets = int(time.time() * 1000), model_id(model_uri), datasets or {}
+
+    def metric(split: str, key: str, value: float) -> Metric:
+        data = datasets.get(split.split("_")[0])  # validation_ferplus: the validation file, other labels
+        return Metric(f"{split}_{key}", float(value), now, 0, model_id=linked_model,
+                      dataset_name=str(data.path) if data else None, dataset_digest=data.digest if data else None)
+
+    batch = [metric(split, k, v) for split, values in scores.items() for k, v in values.items() if k != "rows"]
     for start in range(0, len(batch), 500):
         client.log_batch(run_id, metrics=batch[start:start + 500])
     if report_path is not None:

@@ -51,6 +51,45 @@ def test_stage_run_tags_params_and_artifact_location(tmp_path, monkeypatch):
     assert experiment.artifact_location == (tmp_path.resolve() / "mlartifacts").as_uri()
 
 
+def test_a_stages_data_is_logged_as_mlflow_inputs_and_its_scores_linked_to_the_model(tmp_path, monkeypatch):
+    """What a stage read shows on its run in `mlflow ui` (name, MD5 digest as in dvc.lock, rows,
+    context), and evaluate's scores land on the training run's logged model, each tied to the
+    dataset it was measured on."""
+    import hashlib
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from facial_emotion.evaluation.scoring import log_scores_into_training_run
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.npz").write_bytes(b"training faces")
+    (tmp_path / "data" / "val.npz").write_bytes(b"validation faces")
+    train = tracking.DataInput(Path("data/train.npz"), "training", 120)
+    val = tracking.DataInput(Path("data/val.npz"), "validation", 30)
+    with tracking.stage_run("train@none-relu", experiment="unit-test", inputs=[train, val]) as run:
+        model = LogisticRegression().fit(np.eye(4), [0, 1, 0, 1])
+        model_uri = mlflow.sklearn.log_model(model, name="model").model_uri
+    client = mlflow.MlflowClient(tracking.tracking_uri())
+    inputs = {i.dataset.name: i for i in client.get_run(run.info.run_id).inputs.dataset_inputs}
+    assert set(inputs) == {"data/train.npz", "data/val.npz"}
+    logged = inputs["data/train.npz"]
+    assert logged.dataset.digest == hashlib.md5(b"training faces").hexdigest()
+    assert {t.key: t.value for t in logged.tags} == {"mlflow.data.context": "training", "rows": "120"}
+
+    scores = {"validation": {"accuracy": 0.5, "rows": 30}, "validation_ferplus": {"accuracy": 0.6, "rows": 28}}
+    assert log_scores_into_training_run(run.info.run_id, "m", scores, model_uri=model_uri,
+                                        datasets={"validation": val})
+    metrics = {m.key: m for m in client.get_logged_model(tracking.model_id(model_uri)).metrics}
+    assert set(metrics) == {"validation_accuracy", "validation_ferplus_accuracy"}
+    assert metrics["validation_ferplus_accuracy"].value == 0.6
+    assert metrics["validation_accuracy"].dataset_name == "data/val.npz"
+    assert metrics["validation_accuracy"].dataset_digest == hashlib.md5(b"validation faces").hexdigest()
+
+
 def test_down_server_fails_fast_with_the_uri_named(monkeypatch):
     uri = f"http://127.0.0.1:{_closed_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
