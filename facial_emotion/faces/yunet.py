@@ -36,6 +36,9 @@ WEIGHTS_FILE = "face_detection_yunet_2023mar.onnx"
 WEIGHTS_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 NEAR_FACE_PX = 64   # without align, a tracked face is looked for at about this size
 SMALLEST_FACE_PX = 10  # YuNet finds faces from about this size
+# YuNet (OpenCV 4.14) on an input of 32 px or less returns garbage boxes (coordinates near 1e29) once
+# the same net has run on a larger one: smaller inputs are padded up to this, and garbage is dropped
+MIN_INPUT_PX = 64
 TOP_K = 5000        # candidates kept before non-maximum suppression (OpenCV's default)
 # second look in tiles: neighbours share three times the largest face the first pass can miss, so such
 # a face cut by one tile is whole in the next (faces larger than that the first pass already found)
@@ -98,11 +101,17 @@ class YuNetDetector:
         else:
             small = np.ascontiguousarray(bgr)
         height, width = small.shape[:2]
-        self._net.setInputSize((width, height))
+        if min(height, width) < MIN_INPUT_PX:  # padded right and below: the coordinates stay the same
+            small = cv2.copyMakeBorder(small, 0, max(0, MIN_INPUT_PX - height), 0, max(0, MIN_INPUT_PX - width),
+                                       cv2.BORDER_CONSTANT)
+        self._net.setInputSize((small.shape[1], small.shape[0]))
         _, faces = self._net.detect(small)
         if faces is None or not len(faces):
             return empty(with_landmarks=True)
         faces = np.asarray(faces, dtype=np.float32)
+        faces = faces[_plausible(faces, width, height)]
+        if not len(faces):
+            return empty(with_landmarks=True)
         sx, sy = bgr.shape[1] / width, bgr.shape[0] / height
         boxes = faces[:, :4] * np.array([sx, sy, sx, sy], np.float32)
         landmarks = faces[:, 4:14].reshape(-1, 5, 2) * np.array([sx, sy], np.float32)
@@ -208,6 +217,8 @@ class YuNetDetector:
         """One face's landmarks measured again (refine_landmarks); its first ones when not found again."""
         height, width = bgr.shape[:2]
         x0, y0, x1, y1 = search_window(box, 0.5, width, height)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return landmarks  # a box at the very edge: nothing to measure again
         scale = self.params.yunet.align_face_px / max(int(box[2]), int(box[3]), 1)
         window = cv2.resize(bgr[y0:y1, x0:x1], None, fx=scale, fy=scale,
                             interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
@@ -248,6 +259,14 @@ class YuNetDetector:
         overlaps = iou(local.boxes, expected[None])[:, 0]
         best = int(np.argmax(overlaps))
         return local.landmarks[best].astype(np.float64) if overlaps[best] >= 0.5 else None
+
+
+def _plausible(faces: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Rows of YuNet's output that can be faces in a width x height input: finite, a score in [0, 1],
+    a positive size no larger than twice the input, and overlapping it."""
+    x, y, w, h, score = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3], faces[:, 14]
+    return (np.isfinite(faces).all(axis=1) & (score >= 0) & (score <= 1) & (w > 0) & (h > 0)
+            & (w <= 2 * width) & (h <= 2 * height) & (x < width) & (y < height) & (x + w > 0) & (y + h > 0))
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

@@ -126,6 +126,26 @@ def test_tiles_cover_the_side_with_at_least_the_overlap_and_no_more_tiles_than_n
         assert (length - tile) / (len(starts) - 2) > tile - overlap
 
 
+def test_tiny_images_after_a_large_one_give_no_garbage_boxes(astronaut_bgr):
+    """YuNet (OpenCV 4.14) on an input of 32 px or less, once the same net has seen a larger one,
+    returns boxes at about 1e29 from memory left over: the service crashed on a 48x48 upload whose
+    turned scans run at 24 px. Such inputs are padded and implausible rows dropped."""
+    gray = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
+    patch = cv2.resize(gray[380:475, 60:155], (48, 48), interpolation=cv2.INTER_AREA)  # a shoulder, no face
+    face = cv2.resize(gray[66:161, 176:271], (48, 48), interpolation=cv2.INTER_AREA)
+    large = cv2.imread(str(PHOTOS / "facerec-obama-and-biden.jpg"))
+    detector = YuNetDetector()
+    for _ in range(10):
+        detector.detect(large, still=True)  # a large input first, on every thread's net
+        assert len(detector.detect(patch, still=True)) == 0
+        found = detector.detect(face, still=True)
+        assert len(found) == 1 and np.all(np.abs(found.boxes) < 100), found.boxes
+        for side in (16, 24, 32):  # one pass straight on a tiny input, after a large one on the same net
+            detector._run(large, 1.0)
+            tiny = detector._run(cv2.cvtColor(cv2.resize(patch, (side, side)), cv2.COLOR_GRAY2BGR), 1.0)
+            assert np.all(np.abs(tiny.boxes) < 4 * side), tiny.boxes
+
+
 def test_the_photo_paths_passes_give_the_same_faces_on_one_thread_or_several(photos):
     """The passes run in parallel on OpenCV's thread count, each thread with its own YuNet: the
     faces (and their refined landmarks) are those of the same passes run one after another."""
