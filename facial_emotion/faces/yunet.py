@@ -12,9 +12,9 @@ A still photo (`detect(image, still=True)`: the service, the demo's photos, the 
 than a video frame: faces that shrank below YuNet's reach at `max_side` get a second look at up to
 `yunet.second_look_side` (in tiles of `max_side`, or in one full pass), and with `yunet.turned` the
 photo is also scanned turned by 90, 180 and 270 degrees (at `yunet.turned_scale` of the first pass's
-resolution), for faces lying down or upside down that the upright scan misses. The passes are independent, so a photo's
-run on OpenCV's thread count (`cv2.getNumThreads()`, one YuNet per thread: a net is not safe to
-share), and are merged by non-maximum suppression, most confident first.
+resolution), for faces lying down or upside down that the upright scan misses. A photo's passes are
+independent, so they run on OpenCV's thread count (`cv2.getNumThreads()`, one YuNet per thread: a
+net is not safe to share), and are merged by non-maximum suppression, most confident first.
 """
 
 from __future__ import annotations
