@@ -204,6 +204,27 @@ class DataInput:
         return MetaDataset(source, name=str(self.path), digest=self.digest)
 
 
+def log_data_input(data: DataInput) -> None:
+    """`mlflow.log_input` for one DataInput into the active run. Two runs that log the same dataset at
+    the same moment (queued experiments sharing one server) race on the dataset's row and the loser's
+    insert fails on its unique key; the row exists by then, so the second try finds and links it."""
+    import time
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    for attempt in (1, 2):
+        try:
+            mlflow.log_input(data.dataset(), context=data.context, tags={"rows": str(data.rows)})
+            return
+        except MlflowException as exc:
+            message = str(exc)
+            lost_the_race = "datasets" in message and "unique" in message.lower()
+            if attempt == 2 or not lost_the_race:
+                raise
+            time.sleep(0.5)
+
+
 def model_id(model_uri: str | None) -> str | None:
     """The LoggedModel id in a `models:/<id>` URI (MLflow 3), so metrics can be linked to the model."""
     if model_uri and model_uri.startswith("models:/m-"):
@@ -250,7 +271,7 @@ def stage_run(
                 for start in range(0, len(items), 100):  # MLflow caps a batch at 100 params
                     mlflow.log_params(dict(items[start : start + 100]))
             for data in inputs:
-                mlflow.log_input(data.dataset(), context=data.context, tags={"rows": str(data.rows)})
+                log_data_input(data)
             yield run
         except (Stopped, KeyboardInterrupt) as exc:
             mlflow.end_run("KILLED")  # MLflow's own exit would call it FAILED
