@@ -73,6 +73,7 @@ class YuNetDetector:
         self._local = threading.local()
         self._local.net = load_yunet(self.params, weights)  # a bad weights file fails here, not in a pass
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
         # with align, a tracked face is looked for at the size where its landmarks follow its tilt
         self._near_px = self.params.yunet.align_face_px if self.params.align else NEAR_FACE_PX
 
@@ -89,8 +90,8 @@ class YuNetDetector:
         workers = min(len(jobs), max(1, cv2.getNumThreads()))
         if workers <= 1:
             return [job() for job in jobs]
-        if self._pool is None or self._pool._max_workers < workers:
-            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yunet")
+        if self._pool is None or self._pool_size < workers:
+            self._pool, self._pool_size = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yunet"), workers
         return list(self._pool.map(lambda job: job(), jobs))
 
     def _run(self, bgr: np.ndarray, scale: float) -> Detections:
