@@ -64,6 +64,9 @@ test-isa: setup-dev ## the training tests with oneDNN limited to AVX2, then with
 lint: setup-dev ## ruff (settings in pyproject.toml)
 	$(BIN)/ruff check .
 
+dvc-deps: setup-dev ## rewrite each stage's facial_emotion/ deps in dvc.yaml from what it imports (tests/support/dvc_deps.py)
+	$(BIN)/python -m tests.support.dvc_deps --write
+
 mlflow-ui: setup ## browse runs at http://127.0.0.1:5000 (local SQLite store)
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 

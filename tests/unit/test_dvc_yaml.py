@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.dvc_deps import RUN_CONTROL, code_deps, reruns
 from tests.support.import_graph import package_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,17 +58,40 @@ IDS = [name for name, _, _ in STAGES]
 
 
 @pytest.mark.parametrize("name, stage, item", STAGES, ids=IDS)
-def test_every_package_file_a_stage_imports_is_a_dependency(name, stage, item):
+def test_a_stages_code_deps_are_exactly_the_files_it_runs(name, stage, item):
+    """File by file: a module the stage runs is listed (else an edit to it would not rerun the stage),
+    and a module it does not run is not (else an edit to it would rerun the stage for nothing)."""
     deps = [fill(d, item) for d in stage["deps"]]
-    module = stage_module(stage)
-    assert str(module.relative_to(REPO)) in deps, f"{name}: its own module is not a dependency"
-    notebooks = [REPO / d for d in deps if d.endswith(".ipynb")]
-    used = package_files(REPO, [module, *notebooks])
-    assert REPO / "facial_emotion/params/schema.py" in used  # the graph is followed (every stage checks params)
-    missing = sorted(str(f.relative_to(REPO)) for f in used
-                     if not any(f.relative_to(REPO).as_posix() == d
-                                or f.relative_to(REPO).as_posix().startswith(d + "/") for d in deps))
-    assert not missing, f"dvc.yaml stage {name} runs these files but does not depend on them: {', '.join(missing)}"
+    assert str(stage_module(stage).relative_to(REPO)) in deps, f"{name}: its own module is not a dependency"
+    want = code_deps(REPO, stage)
+    assert "facial_emotion/params/schema.py" in want  # the graph is followed (every stage checks params)
+    have = [d for d in deps if d.startswith("facial_emotion/")]
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    assert not missing and not extra, (f"dvc.yaml stage {name}: runs but does not list {missing or '-'}; lists but "
+                                       f"does not run {extra or '-'} (`make dvc-deps` rewrites them)")
+
+
+def test_run_control_modules_reach_no_code_that_computes_outputs():
+    """A module left out of every stage's deps (RUN_CONTROL) imports only other such modules, so an
+    edit to it cannot change what a stage writes, only whether and how it stops."""
+    for module in RUN_CONTROL:
+        reached = {p.relative_to(REPO).as_posix() for p in package_files(REPO, [REPO / module])}
+        outside = sorted(reached - set(RUN_CONTROL) - {"facial_emotion/__init__.py", "facial_emotion/params/__init__.py"})
+        assert not outside, f"{module} is in RUN_CONTROL but imports {outside}"
+
+
+def test_package_data_files_follow_the_modules_that_read_them():
+    """The detector's weights are a dependency of the stages that detect faces, and of no other."""
+    weights = "facial_emotion/faces/weights/face_detection_yunet_2023mar.onnx"
+    users = {name for name, stage in DVC.items() if weights in code_deps(REPO, stage)}
+    assert "demo" in users and "train" not in users and "ingest" not in users, users
+
+
+def test_the_reruns_of_a_change_are_read_from_dvc_yaml():
+    assert reruns(REPO, "facial_emotion/params/messages.py") == []
+    assert reruns(REPO, "facial_emotion/lifeline.py") == []
+    assert set(reruns(REPO, "facial_emotion/data/synthetic.py")) == {"ingest"}
+    assert "train" in reruns(REPO, "facial_emotion/params/training.py")
 
 
 @pytest.mark.parametrize("name, stage, item", STAGES, ids=IDS)
