@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import messages
 from .base import Count, Name, NonNegative, Positive, Rate, Section, rule
 
 Unit = Annotated[float, Field(gt=0, le=1)]  # above 0, up to and including 1
@@ -73,7 +74,7 @@ class HaarParams(_Section):
     @model_validator(mode="after")
     def _positive_size(self) -> HaarParams:
         if min(self.min_size) < 1:
-            raise rule("min_size", list(self.min_size), "must be [width, height], each >= 1")
+            raise rule("min_size", list(self.min_size), messages.MIN_SIZE_PAIR)
         return self
 
     @property
@@ -95,7 +96,7 @@ class DetectorParams(_Section):
     @model_validator(mode="after")
     def _align_needs_landmarks(self) -> DetectorParams:
         if self.align and self.kind == "haar":
-            raise rule("align", True, "needs eye landmarks, which haar does not give; set align: false or kind: yunet")
+            raise rule("align", True, messages.ALIGN_NEEDS_LANDMARKS)
         return self
 
     @property

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .messages import ParamsError, params_line
+from . import messages
+from .messages import ParamsError
 
 RENAMED_VALUES = {("cnn", "architecture"): ("seed", "study1"), ("split", "strategy"): ("seed", "study1")}
 RENAMED_SECTIONS = {("cnn", "seed"): ("cnn", "study1")}
@@ -24,26 +25,23 @@ def upgrade(raw: dict[str, Any]) -> list[str]:
         section = _mapping_at(raw, path[:-1])
         if section is not None and section.get(path[-1]) == old:
             section[path[-1]] = new
-            notes.append(params_line(path, f"{old!r} is now called {new!r}; the old name works until the next release"))
+            notes.append(messages.value_renamed(path, old, new))
     for old_path, new_path in RENAMED_SECTIONS.items():
         section = _mapping_at(raw, old_path[:-1])
         if section is None or old_path[-1] not in section:
             continue
         if new_path[-1] in section:
-            raise ParamsError(params_line(old_path, f"renamed to {'.'.join(new_path)}, which is also present; delete "
-                                                    f"{'.'.join(old_path)}"))
+            raise ParamsError(messages.section_renamed(old_path, new_path, both_present=True))
         section[new_path[-1]] = section.pop(old_path[-1])
-        notes.append(params_line(old_path, f"renamed to {'.'.join(new_path)}; "
-                                           "the old name works until the next release"))
+        notes.append(messages.section_renamed(old_path, new_path))
     for path, off in REMOVED.items():
         section = _mapping_at(raw, path[:-1])
         if section is None or path[-1] not in section:
             continue
         value = section.pop(path[-1])
-        message = "removed (measured not to help: docs/experiments/cpu-recipe.md)"
         if value != off:
-            raise ParamsError(params_line(path, f"{message}; it cannot be {value!r} any more, delete the line"))
-        notes.append(params_line(path, f"{message}; delete the line"))
+            raise ParamsError(messages.key_removed(path, value, still_set=True))
+        notes.append(messages.key_removed(path))
     notes += upgrade_train(raw.get("train"), ("train",))
     variants = raw.get("variants")
     if isinstance(variants, dict):
@@ -63,9 +61,8 @@ def upgrade_train(train: Any, where: tuple[str, ...]) -> list[str]:
     if current is None:
         train["min_learning_rate"] = old
     elif current != old:
-        raise ParamsError(params_line(path, f"{old!r} differs from {'.'.join(where)}.min_learning_rate ({current!r}): "
-                                            "the two floors are one key now, min_learning_rate; delete min_lr"))
-    return [params_line(path, "merged into min_learning_rate (one floor for every schedule); delete the line")]
+        raise ParamsError(messages.min_lr_merged(path, old, where, current, differs=True))
+    return [messages.min_lr_merged(path)]
 
 
 def _mapping_at(raw: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:

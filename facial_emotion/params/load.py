@@ -16,7 +16,8 @@ import yaml
 from pydantic import ValidationError
 
 from .deprecations import upgrade
-from .messages import ParamsError, did_you_mean, first_problem, params_line
+from . import messages
+from .messages import ParamsError, first_problem
 from .schema import VARIANT_NAMES, Params
 from .training import ACTIVATIONS, BALANCES
 
@@ -31,8 +32,7 @@ class _Loader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise ParamsError(f"params.yaml line {key_node.start_mark.line + 1}: key {key!r} is written twice "
-                                  "in one mapping (only one of them would count)")
+                raise ParamsError(messages.duplicate_key(key_node.start_mark.line + 1, key))
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -48,19 +48,19 @@ def read_yaml(path: str | Path = "params.yaml") -> dict[str, Any]:
     """The file as a plain mapping; a missing file or a YAML syntax error is one line."""
     path = Path(path)
     if not path.is_file():
-        raise ParamsError(f"{path}: params file not found (run from the repository root)")
+        raise ParamsError(messages.file_not_found(path))
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ParamsError(f"{path}{where}: not valid YAML ({exc.problem})") from None
+        raise ParamsError(messages.not_yaml(path, exc.problem, where)) from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+        raise ParamsError(messages.not_yaml(path, exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+        raise ParamsError(messages.not_a_mapping(path))
     return data
 
 
@@ -83,14 +83,11 @@ def _merged_variants(raw: dict[str, Any]) -> Any:
     merged = {}
     for name, override in variants.items():
         if name not in VARIANT_NAMES:
-            raise ParamsError(params_line(("variants", name), f"not a CNN variant: names are "
-                                          f"cnn-<{'|'.join(BALANCES)}>-<{'|'.join(ACTIVATIONS)}> "
-                                          f"({did_you_mean(str(name), VARIANT_NAMES)})"))
+            raise ParamsError(messages.not_a_variant(name, BALANCES, ACTIVATIONS, VARIANT_NAMES))
         if override is None:
             override = {}
         if not isinstance(override, dict):
-            raise ParamsError(params_line(("variants", name), "must be a mapping of `train` keys to override, "
-                                                              "e.g. {epochs: 80} or {} for none"))
+            raise ParamsError(messages.variant_not_a_mapping(name))
         merged[name] = deep_merge(train, override) if isinstance(train, dict) else override
     return merged
 

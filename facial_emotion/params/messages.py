@@ -165,3 +165,100 @@ def _inner(annotation: Any) -> Any:
             annotation = members[0]
         else:
             return annotation
+
+
+# What each rule of the schema and each step of loading says when it rejects params.yaml. The texts
+# live here, in a module that no stage's DVC deps list (tests/support/dvc_deps.py), so rewording one
+# reruns no stage: they are shown only when a stage stops or warns, never part of what it computes.
+
+def duplicate_key(line: int, key: str) -> str:
+    return f"params.yaml line {line}: key {key!r} is written twice in one mapping (only one of them would count)"
+
+
+def file_not_found(path: Any) -> str:
+    return f"{path}: params file not found (run from the repository root)"
+
+
+def not_yaml(path: Any, problem: Any, where: str = "") -> str:
+    return f"{path}{where}: not valid YAML ({problem})"
+
+
+def not_a_mapping(path: Any) -> str:
+    return f"{path}: expected a mapping of sections at the top level"
+
+
+def not_a_variant(name: Any, balances: Iterable[str], activations: Iterable[str], names: Iterable[str]) -> str:
+    return params_line(("variants", name), f"not a CNN variant: names are cnn-<{'|'.join(balances)}>-"
+                                           f"<{'|'.join(activations)}> ({did_you_mean(str(name), names)})")
+
+
+def variant_not_a_mapping(name: Any) -> str:
+    return params_line(("variants", name), "must be a mapping of `train` keys to override, e.g. {epochs: 80} or {} "
+                                           "for none")
+
+
+def undeclared(dotted_key: str) -> str:
+    return (f"this stage reads params.yaml {dotted_key} but does not declare it: add it to the stage module's PARAMS "
+            "and to its params in dvc.yaml")
+
+
+def variant_missing(dotted_key: str) -> str:
+    return params_line(dotted_key.split("."), "missing: dvc.yaml runs this variant, so params.yaml must list it "
+                                              "(with {} for no overrides)")
+
+
+def value_renamed(path: tuple, old: Any, new: Any) -> str:
+    return params_line(path, f"{old!r} is now called {new!r}; the old name works until the next release")
+
+
+def section_renamed(old_path: tuple, new_path: tuple, both_present: bool = False) -> str:
+    if both_present:
+        return params_line(old_path, f"renamed to {'.'.join(new_path)}, which is also present; delete "
+                                     f"{'.'.join(old_path)}")
+    return params_line(old_path, f"renamed to {'.'.join(new_path)}; the old name works until the next release")
+
+
+def key_removed(path: tuple, value: Any = None, still_set: bool = False) -> str:
+    message = "removed (measured not to help: docs/experiments/cpu-recipe.md)"
+    if still_set:
+        return params_line(path, f"{message}; it cannot be {value!r} any more, delete the line")
+    return params_line(path, f"{message}; delete the line")
+
+
+def min_lr_merged(path: tuple, old: Any = None, where: tuple = (), current: Any = None, differs: bool = False) -> str:
+    if differs:
+        return params_line(path, f"{old!r} differs from {'.'.join(where)}.min_learning_rate ({current!r}): the two "
+                                 "floors are one key now, min_learning_rate; delete min_lr")
+    return params_line(path, "merged into min_learning_rate (one floor for every schedule); delete the line")
+
+
+def pool_shortcut_narrows(base_filters: int) -> str:
+    return f"with shortcut pool no block may be narrower than the one before (base_filters {base_filters} first)"
+
+
+def crop_window(image_size: int) -> str:
+    return f"must be 0 (off) or a window side from 8 to {image_size - 1} pixels"
+
+
+def decay_needs_adamw(optimizer: str, key: str) -> str:
+    return (f"only optimizer adamw decays weights (optimizer is {optimizer!r}); set optimizer adamw or {key} back to "
+            "its default (cnn.l2 adds an L2 penalty for any optimizer)")
+
+
+COSINE_TIME_NEEDS_BUDGET = "lr_schedule cosine_time needs a time budget in minutes"
+
+
+def floor_above_peak(learning_rate: float) -> str:
+    return f"the learning-rate floor must not exceed learning_rate ({learning_rate})"
+
+
+def not_a_class(name: str, emotions: Iterable[str]) -> str:
+    return f"{name!r} is not a class; use {', '.join(emotions)}"
+
+
+def not_a_validation_metric(examples: Iterable[str]) -> str:
+    return f"must be a validation metric: {', '.join(examples)} or f1_/precision_/recall_<class>"
+
+
+MIN_SIZE_PAIR = "must be [width, height], each >= 1"
+ALIGN_NEEDS_LANDMARKS = "needs eye landmarks, which haar does not give; set align: false or kind: yunet"

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from ..labels import EMOTIONS, NUM_CLASSES
+from . import messages
 from .base import Count, Fraction, Name, NonNegative, Positive, Seconds, Section
 
 # The validation metrics a champion can be chosen by (evaluation.metrics computes them all).
@@ -51,8 +52,7 @@ class EvaluateSection(Section):
     @classmethod
     def _a_metric(cls, value: str) -> str:
         if value not in SELECTABLE:
-            raise ValueError(f"must be a validation metric: {', '.join(SELECTABLE[:4])} "
-                             "or f1_/precision_/recall_<class>")
+            raise ValueError(messages.not_a_validation_metric(SELECTABLE[:4]))
         return value
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ..labels import IMAGE_SIZE
+from . import messages
 from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Positive, Rate, Section, rule
 
 # The CNN variants are cnn-<balance>-<activation> (dvc.yaml's `train` matrix and params `variants`).
@@ -38,8 +39,7 @@ class CompactSection(Section):
         if self.shortcut == "pool":
             widths = [self.base_filters, *self.blocks]
             if any(b < a for a, b in zip(widths, widths[1:])):
-                raise rule("blocks", self.blocks, "with shortcut pool no block may be narrower than the one before "
-                           f"(base_filters {self.base_filters} first)")
+                raise rule("blocks", self.blocks, messages.pool_shortcut_narrows(self.base_filters))
         return self
 
 
@@ -72,7 +72,7 @@ class AugmentationSection(Section):
     @model_validator(mode="after")
     def _crop_fits(self) -> AugmentationSection:
         if self.crop and not 8 <= self.crop < IMAGE_SIZE:
-            raise rule("crop", self.crop, f"must be 0 (off) or a window side from 8 to {IMAGE_SIZE - 1} pixels")
+            raise rule("crop", self.crop, messages.crop_window(IMAGE_SIZE))
         return self
 
 
@@ -123,12 +123,9 @@ class TrainSection(Section):
         if self.optimizer != "adamw":
             for key in ("weight_decay", "weight_decay_exclude"):
                 if getattr(self, key):
-                    raise rule(key, getattr(self, key), f"only optimizer adamw decays weights (optimizer is "
-                               f"{self.optimizer!r}); set optimizer adamw or {key} back to its default "
-                               "(cnn.l2 adds an L2 penalty for any optimizer)")
+                    raise rule(key, getattr(self, key), messages.decay_needs_adamw(self.optimizer, key))
         if self.lr_schedule == "cosine_time" and self.time_budget_minutes is None:
-            raise rule("time_budget_minutes", None, "lr_schedule cosine_time needs a time budget in minutes")
+            raise rule("time_budget_minutes", None, messages.COSINE_TIME_NEEDS_BUDGET)
         if self.min_learning_rate > self.learning_rate:
-            raise rule("min_learning_rate", self.min_learning_rate,
-                       f"the learning-rate floor must not exceed learning_rate ({self.learning_rate})")
+            raise rule("min_learning_rate", self.min_learning_rate, messages.floor_above_peak(self.learning_rate))
         return self

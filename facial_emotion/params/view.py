@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from ..errors import PipelineError
-from .messages import ParamsError, params_line
+from . import messages
+from .messages import ParamsError
 from .schema import Params
 
 ALL = "params.yaml"  # declared by a stage that reads the whole file (the report's changed-params header)
@@ -35,8 +36,7 @@ class _Node:
             return _child_value(self._value, key, dotted)
         if any(r.startswith(dotted + ".") for r in self._reads):
             return _Node(_child_value(self._value, key, dotted), dotted + ".", self._reads)
-        raise UndeclaredParamError(f"this stage reads params.yaml {dotted} but does not declare it: add it to the "
-                                   "stage module's PARAMS and to its params in dvc.yaml")
+        raise UndeclaredParamError(messages.undeclared(dotted))
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):
@@ -50,8 +50,7 @@ class _Node:
 def _child_value(value: Any, key: str, dotted: str) -> Any:
     if isinstance(value, dict):
         if key not in value:
-            raise ParamsError(params_line(dotted.split("."), "missing: dvc.yaml runs this variant, so params.yaml "
-                                                               "must list it (with {} for no overrides)"))
+            raise ParamsError(messages.variant_missing(dotted))
         return value[key]
     return getattr(value, key)
 

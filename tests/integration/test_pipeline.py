@@ -96,7 +96,8 @@ def test_an_edit_reruns_only_the_stages_that_run_the_module(pipeline_fork):
     """dvc.yaml's deps are file by file (tests/support/dvc_deps.py): rewording a params error or
     the stop-with-dvc code leaves every stage up to date; an edit to the synthetic faces' generator
     changes ingest's deps alone (what follows from ingest reruns only if its outputs change)."""
-    for module in ("facial_emotion/params/messages.py", "facial_emotion/lifeline.py", "facial_emotion/data/synthetic.py"):
+    edited = ("facial_emotion/params/messages.py", "facial_emotion/lifeline.py", "facial_emotion/data/synthetic.py")
+    for module in edited:
         path = pipeline_fork.root / module
         path.write_text(path.read_text() + "\n# edited\n")
     changed = json.loads(pipeline_fork.dvc("status", "--json").stdout)

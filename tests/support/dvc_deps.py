@@ -28,7 +28,7 @@ from .import_graph import package_files
 
 PACKAGE = "facial_emotion"
 RUN_CONTROL = {
-    "facial_emotion/errors.py": "the exception types and the pending-stop flag: whether a stage ends, not what it writes",
+    "facial_emotion/errors.py": "exception types and the pending-stop flag: whether a stage ends, not what it writes",
     "facial_emotion/lifeline.py": "ends a stage when the dvc that started it ends",
     "facial_emotion/preflight.py": "fails a stage at once when an output folder cannot be written",
     "facial_emotion/params/messages.py": "turns a rejected params.yaml into one line; runs only when the stage stops",
