@@ -16,7 +16,8 @@ import numpy as np
 
 from .classifier import EmotionClassifier
 from .crops import crop_faces
-from .detect import FaceDetector, to_gray
+from .detect import FaceDetector
+from .images import to_gray
 from .tracker import FaceState, FaceTracker
 from .uncertain import is_uncertain
 

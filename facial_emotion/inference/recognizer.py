@@ -24,7 +24,10 @@ import numpy as np
 from ..faces.classifier import EmotionClassifier
 from ..faces.crops import crop_faces
 from ..faces.uncertain import is_uncertain
-from ..faces.detect import DetectorParams, Detections, create_detector, to_gray
+from ..faces.detect import create_detector
+from ..faces.detections import Detections
+from ..faces.images import to_gray
+from ..params.demo import DetectorParams
 from ..faces.sources import read_image
 
 SHIPPED = "shipped"
