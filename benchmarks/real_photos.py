@@ -277,7 +277,8 @@ def load_model(path: str | Path):
     """A .keras file (facial_emotion.models.store.load_keras_model; class names from its output size,
     labels.class_names) or an .onnx file (ONNX Runtime; class names from its metadata), as the
     demo's EmotionClassifier."""
-    from facial_emotion.faces.classifier import ModelLoadError, load_classifier
+    from facial_emotion.faces.classifier import load_classifier
+    from facial_emotion.faces.emotion_classifier import ModelLoadError
 
     path = Path(path)
     if path.suffix not in (".keras", ".onnx"):

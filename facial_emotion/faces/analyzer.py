@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classifier import EmotionClassifier
+from .emotion_classifier import EmotionClassifier
 from .crops import crop_faces
 from .detect import FaceDetector
 from .images import to_gray

@@ -29,7 +29,7 @@ from ..labels import EMOTIONS
 from ..paths import DEMO_LIVE_DIR
 from ..params.demo import DemoSection, DetectorParams
 from .analyzer import FrameAnalyzer
-from .classifier import EmotionClassifier
+from .emotion_classifier import EmotionClassifier
 from .detect import create_detector
 from .outputs import DemoRecorder, VideoOut
 from .render import draw_frame

@@ -297,7 +297,7 @@ def test_the_params_choose_the_detector(tmp_path):
 
 
 def _constant_classifier():
-    from facial_emotion.faces.classifier import EmotionClassifier
+    from facial_emotion.faces.emotion_classifier import EmotionClassifier
 
     return EmotionClassifier(lambda crops: np.tile(np.eye(7, dtype=np.float32)[3], (len(crops), 1)), "stub")
 

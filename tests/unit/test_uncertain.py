@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from facial_emotion.faces.analyzer import FrameAnalyzer
-from facial_emotion.faces.classifier import EmotionClassifier
+from facial_emotion.faces.emotion_classifier import EmotionClassifier
 from facial_emotion.faces.detect import create_detector
 from facial_emotion.faces.render import label_text
 from facial_emotion.faces.tracker import FaceTracker, TrackerParams
