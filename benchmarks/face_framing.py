@@ -50,8 +50,9 @@ def main() -> None:
     from facial_emotion.faces.boxes import iou
     from facial_emotion.faces.crops import crop_faces
     from facial_emotion.faces.demo import settings_from_file
-    from facial_emotion.faces.detect import CropParams, create_detector
+    from facial_emotion.faces.detect import create_detector
     from facial_emotion.faces.evaluation import load_labelled_set
+    from facial_emotion.params.demo import CropParams
 
     settings, _ = settings_from_file(args.params)
     yunet_params = settings.detector.model_copy(update={"kind": "yunet", "align": True})

@@ -134,7 +134,7 @@ def _crop(gray: np.ndarray, faces, detector) -> np.ndarray:
 def _view(picture: np.ndarray, boxes: np.ndarray, detector, found=None) -> list[np.ndarray | None]:
     """The demo's crop of the detection overlapping each of `boxes` in `picture` (detected here
     unless `found` is given), None where none does."""
-    from facial_emotion.faces.detect import to_gray
+    from facial_emotion.faces.images import to_gray
 
     found = detector.detect(picture) if found is None else found
     gray = to_gray(picture)
@@ -144,7 +144,8 @@ def _view(picture: np.ndarray, boxes: np.ndarray, detector, found=None) -> list[
 def _labelled_box_crops(image: np.ndarray, boxes: np.ndarray, detector, found) -> list[np.ndarray | None]:
     """The demo's crop of each labelled box itself, aligned by the landmarks of the detection in
     `found` that overlaps it (IoU >= IOU_MATCH); None where there is no such detection."""
-    from facial_emotion.faces.detect import Detections, to_gray
+    from facial_emotion.faces.detections import Detections
+    from facial_emotion.faces.images import to_gray
 
     gray = to_gray(image)
     out: list[np.ndarray | None] = []
@@ -276,7 +277,8 @@ def load_model(path: str | Path):
     """A .keras file (facial_emotion.models.store.load_keras_model; class names from its output size,
     labels.class_names) or an .onnx file (ONNX Runtime; class names from its metadata), as the
     demo's EmotionClassifier."""
-    from facial_emotion.faces.classifier import ModelLoadError, load_classifier
+    from facial_emotion.faces.classifier import load_classifier
+    from facial_emotion.faces.emotion_classifier import ModelLoadError
 
     path = Path(path)
     if path.suffix not in (".keras", ".onnx"):

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tests.support.serve_local import LOOPBACK, QUIET_ENV, LocalServer  # noqa: E402
-from tests.support.serve_standin import store_uri  # noqa: E402
+from benchmarks.support.serve_local import LOOPBACK, QUIET_ENV, LocalServer  # noqa: E402
+from benchmarks.support.serve_standin import store_uri  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             server_args = ["--model", args.model]
         else:
             store = Path(tmp) / "store"
-            subprocess.run([sys.executable, "-m", "tests.support.serve_standin", "--store", str(store)], cwd=REPO,
+            subprocess.run([sys.executable, "-m", "benchmarks.support.serve_standin", "--store", str(store)], cwd=REPO,
                            env={**os.environ, **QUIET_ENV}, check=True, capture_output=True)
             env = {"MLFLOW_TRACKING_URI": store_uri(store), "MLFLOW_REGISTRY_URI": store_uri(store)}
         photo = astronaut_jpeg()

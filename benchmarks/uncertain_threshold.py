@@ -65,7 +65,8 @@ def photo_top_probabilities(classifier, params) -> dict[str, list[float]]:
 
     from facial_emotion.faces.boxes import iou
     from facial_emotion.faces.crops import crop_faces
-    from facial_emotion.faces.detect import create_detector, to_gray
+    from facial_emotion.faces.detect import create_detector
+    from facial_emotion.faces.images import to_gray
     from facial_emotion.faces.evaluation import load_labelled_set
 
     detector = create_detector(params)

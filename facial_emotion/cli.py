@@ -65,11 +65,11 @@ def _main_module() -> str | None:
 
 def preflight_outputs(module: str | None, argv: list[str]) -> None:
     """Every output dvc.yaml declares for this stage must be writable before it starts (not for --help)."""
-    from .paths import repo_root
+    from .paths import DVC_YAML, repo_root
 
     if module and module.startswith("stages.") and not {"-h", "--help"} & set(argv):
         root = repo_root()
-        check_writable(declared_outputs(module, root / "dvc.yaml"), root)
+        check_writable(declared_outputs(module, root / DVC_YAML), root)
 
 
 def run_main(main: Callable[[], object]) -> None:

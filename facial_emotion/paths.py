@@ -11,8 +11,11 @@ import os
 from pathlib import Path
 
 PARAMS_FILE = Path("params.yaml")
+DVC_YAML = Path("dvc.yaml")  # the stages; the root is where it lies
 DVC_LOCK = Path("dvc.lock")
 RECIPES_DIR = Path("recipes")  # named param overrides, run with `make recipe RECIPE=<name>`
+MLFLOW_DB = Path("mlflow.db")  # the local MLflow store when MLFLOW_TRACKING_URI is unset (never in DVC or git)
+MLARTIFACTS_DIR = Path("mlartifacts")  # that store's artifacts
 
 # data/: ingest -> interim -> processed splits -> balanced training sets
 INTERIM_FACES = Path("data/interim/faces.npz")
@@ -55,6 +58,6 @@ def repo_root() -> Path:
         return Path(env).resolve()
     here = Path.cwd().resolve()
     for candidate in (here, *here.parents):
-        if (candidate / "dvc.yaml").exists():
+        if (candidate / DVC_YAML).exists():
             return candidate
     return here

@@ -23,7 +23,7 @@ from typing import Any
 
 from .abandoned_runs import fail_abandoned_runs, process_tags
 from .errors import PipelineError, Stopped
-from .paths import DVC_LOCK, REPORTS_DIR, repo_root
+from .paths import DVC_LOCK, MLARTIFACTS_DIR, MLFLOW_DB, REPORTS_DIR, repo_root
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ def tracking_uri(root: Path | None = None) -> str:
     if env:
         return env
     root = (root or repo_root()).resolve()
-    return f"sqlite:///{root / 'mlflow.db'}"
+    return f"sqlite:///{root / MLFLOW_DB}"
 
 
 def local_artifact_location(root: Path | None = None) -> str:
-    return ((root or repo_root()).resolve() / "mlartifacts").as_uri()
+    return ((root or repo_root()).resolve() / MLARTIFACTS_DIR).as_uri()
 
 
 def check_server(uri: str, timeout: float = 5.0) -> None:

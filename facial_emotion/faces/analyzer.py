@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classifier import EmotionClassifier
+from .emotion_classifier import EmotionClassifier
 from .crops import crop_faces
-from .detect import FaceDetector, to_gray
+from .detect import FaceDetector
+from .images import to_gray
 from .tracker import FaceState, FaceTracker
 from .uncertain import is_uncertain
 

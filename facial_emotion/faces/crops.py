@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from ..labels import IMAGE_SIZE
-from .detect import CropParams, Detections
+from ..params.demo import CropParams
+from .detections import Detections
 
 RIGHT_EYE, LEFT_EYE = 0, 1  # YuNet's landmark order: the subject's right eye is on the image's left
 

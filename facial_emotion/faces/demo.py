@@ -27,10 +27,10 @@ import numpy as np
 from ..errors import PipelineError
 from ..labels import EMOTIONS
 from ..paths import DEMO_LIVE_DIR
-from ..params.demo import DemoSection
+from ..params.demo import DemoSection, DetectorParams
 from .analyzer import FrameAnalyzer
-from .classifier import EmotionClassifier
-from .detect import DetectorParams, create_detector
+from .emotion_classifier import EmotionClassifier
+from .detect import create_detector
 from .outputs import DemoRecorder, VideoOut
 from .render import draw_frame
 from .sources import ClipParams, FrameSource, open_source

@@ -12,8 +12,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..params.demo import DetectorParams
 from .boxes import search_window, suppress_overlaps
-from .detect import DetectorError, DetectorParams, Detections, empty, to_gray
+from .detections import DetectorError, Detections, empty
+from .images import to_gray
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 

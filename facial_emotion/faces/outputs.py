@@ -27,7 +27,7 @@ from ..errors import PipelineError, raise_if_stopped
 from ..files import write_json
 from ..labels import EMOTIONS, class_names
 from .crops import crop_region
-from .detect import CropParams
+from ..params.demo import CropParams
 from .render import captioned_crop, label_colour, label_text, make_grid, placeholder
 from .sources import Frame
 from .tracker import FaceState

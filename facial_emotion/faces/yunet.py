@@ -28,9 +28,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..params.demo import DetectorParams
 from .boxes import iou, merge_overlaps, search_window, suppress_overlaps
 from .crops import eye_angle
-from .detect import DetectorError, DetectorParams, Detections, empty, to_bgr
+from .detections import DetectorError, Detections, empty
+from .images import to_bgr
 
 WEIGHTS_FILE = "face_detection_yunet_2023mar.onnx"
 WEIGHTS_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"

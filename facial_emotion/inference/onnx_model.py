@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..faces.classifier import EmotionClassifier, ModelLoadError
+from ..faces.emotion_classifier import EmotionClassifier, ModelLoadError
 
 CLASSES_KEY = "class_names"  # metadata: JSON list of the class names, in output order
 SOURCE_KEY = "source"        # metadata: what was exported (a model name, URI or file)

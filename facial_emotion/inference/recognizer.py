@@ -21,10 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ..faces.classifier import EmotionClassifier
+from ..faces.emotion_classifier import EmotionClassifier
 from ..faces.crops import crop_faces
 from ..faces.uncertain import is_uncertain
-from ..faces.detect import DetectorParams, Detections, create_detector, to_gray
+from ..faces.detect import create_detector
+from ..faces.detections import Detections
+from ..faces.images import to_gray
+from ..params.demo import DetectorParams
 from ..faces.sources import read_image
 
 SHIPPED = "shipped"
@@ -63,7 +66,7 @@ def load_model(model: str | Path | EmotionClassifier | None = None, threads: int
     `pip install facial-emotion[pipeline]`); or an EmotionClassifier already loaded."""
     if isinstance(model, EmotionClassifier):
         return model
-    from ..faces.classifier import ModelLoadError
+    from ..faces.emotion_classifier import ModelLoadError
     from .onnx_model import load_onnx_classifier
 
     if model is None or str(model) == SHIPPED:

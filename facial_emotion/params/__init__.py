@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
+from ..paths import PARAMS_FILE
 from .load import read_params, read_yaml, validate
 from .messages import ParamsError
 from .schema import Params
@@ -21,7 +22,7 @@ __all__ = ["ALL", "Params", "ParamsError", "StageParams", "UndeclaredParamError"
            "load_params", "read_yaml", "validate"]
 
 
-def load_params(reads: Iterable[str] = (ALL,), path: str | Path = "params.yaml", **item: str) -> StageParams:
+def load_params(reads: Iterable[str] = (ALL,), path: str | Path = PARAMS_FILE, **item: str) -> StageParams:
     """Validate the whole file, then give the stage its declared keys. `item`: a dvc.yaml matrix
     item, filled into declared keys such as `variants.cnn-{balance}-{activation}`."""
     return StageParams(read_params(path), [key.format(**item) for key in reads])

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..paths import PARAMS_FILE
 from .deprecations import upgrade
 from . import messages
 from .messages import ParamsError, first_problem
@@ -44,7 +45,7 @@ _Loader.add_implicit_resolver(
 )
 
 
-def read_yaml(path: str | Path = "params.yaml") -> dict[str, Any]:
+def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """The file as a plain mapping; a missing file or a YAML syntax error is one line."""
     path = Path(path)
     if not path.is_file():
@@ -100,7 +101,7 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def read_params(path: str | Path = "params.yaml") -> Params:
+def read_params(path: str | Path = PARAMS_FILE) -> Params:
     """Read and validate the file, logging each deprecation once."""
     params, notes = validate(read_yaml(path))
     for note in notes:

@@ -48,6 +48,7 @@ SHIPPED = {
                        HERE / "card.json", HERE / "MODEL_CARD.md"),
 }
 DEFAULT = "ferplus"  # the one the measurements favour: README.md, "The shipped models"
+TEST_USAGES = ("PublicTest", "PrivateTest")  # FER2013's rows the cards' test figures and the ONNX parity check use
 
 MODEL_FILE = SHIPPED[DEFAULT].keras_file
 ONNX_FILE = SHIPPED[DEFAULT].onnx_file

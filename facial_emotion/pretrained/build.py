@@ -23,11 +23,10 @@ from ..cli import run_main
 from ..errors import PipelineError
 from ..files import atomic_path, read_json, write_json
 from ..labels import classes_for
-from . import SHIPPED
+from . import SHIPPED, TEST_USAGES
 
 log = logging.getLogger("facial_emotion.pretrained")
 
-TEST_USAGES = ("PublicTest", "PrivateTest")
 CARD_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "rows")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..cli import run_main
 from ..errors import PipelineError
 from ..files import read_json, write_json
-from . import DEFAULT, SHIPPED
+from . import DEFAULT, SHIPPED, TEST_USAGES
 
 log = logging.getLogger("facial_emotion.pretrained")
 
@@ -32,7 +32,6 @@ def check_faces(fer2013: Path | None) -> tuple[np.ndarray, str]:
         faces = np.random.default_rng(0).integers(0, 256, (GENERATED_FACES, 48, 48), dtype=np.uint8)
         return faces, f"{GENERATED_FACES} generated faces (uniform noise, seed 0)"
     from ..data.fer_csv import read_fer_csv
-    from .build import TEST_USAGES
 
     if not fer2013.exists():
         raise PipelineError(f"{fer2013}: not found")

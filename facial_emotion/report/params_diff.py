@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ..params import flatten
+from ..paths import PARAMS_FILE
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Baseline:
     description: str  # which baseline, or why there is none
 
 
-def git_baseline(params_path: str | Path = "params.yaml") -> Baseline:
+def git_baseline(params_path: str | Path = PARAMS_FILE) -> Baseline:
     """params.yaml as committed at HEAD of the git repository holding `params_path`."""
     path = Path(params_path).resolve()
     try:

@@ -26,6 +26,7 @@ from typing import Any
 from ..cli import run_main
 from ..errors import PipelineError
 from ..files import read_json, write_text
+from ..paths import INDEX_HTML, INGEST_SUMMARY, LEADERBOARD, MLFLOW_DB, REPORTS_DIR
 from .index import input_text
 
 log = logging.getLogger("facial_emotion.publish")
@@ -101,7 +102,7 @@ def check_no_pixel_rows(reports: Path, names: list[Path]) -> None:
 
 def copy_results(run: Path, target: Path) -> list[str]:
     """The report's files and pages into `target`, after checking none of them holds pixel rows."""
-    reports = run / "reports"
+    reports = run / REPORTS_DIR
     files, pages = files_to_publish(reports)
     check_no_pixel_rows(reports, files + pages)
     for name in files + pages:
@@ -159,14 +160,14 @@ def _git_commit(run: Path) -> str:
 
 
 def publish(run: Path, target: Path, command: str) -> Path:
-    summary_path = run / "reports" / "ingest_summary.json"
-    if not (run / "reports" / "index.html").exists() or not summary_path.exists():
+    summary_path = run / INGEST_SUMMARY
+    if not (run / INDEX_HTML).exists() or not summary_path.exists():
         raise PublishError(f"{run}: no reports/index.html or reports/ingest_summary.json; run `dvc repro` there first")
     summary = read_json(summary_path)
     if summary.get("synthetic"):
         raise PublishError(f"{run}: the run used SYNTHETIC data ({summary.get('input')}); publish a real-data run")
-    leaderboard = read_json(run / "reports" / "leaderboard.json")
-    generated = readme(run, summary, leaderboard, stage_times(run / "mlflow.db"), command)
+    leaderboard = read_json(run / LEADERBOARD)
+    generated = readme(run, summary, leaderboard, stage_times(run / MLFLOW_DB), command)
     readme_path = target / "README.md"
     text = merged_readme(readme_path.read_text(encoding="utf-8") if readme_path.exists() else None,
                          generated, readme_path)

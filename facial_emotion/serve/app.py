@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from ..faces.classifier import EmotionClassifier
+from ..faces.emotion_classifier import EmotionClassifier
 from ..labels import EMOTIONS
 from .errors import ServiceBusy, UploadRejected, UploadTooLarge
 from .gate import DecodeGate

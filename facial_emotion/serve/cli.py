@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..paths import PARAMS_FILE
 from .settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="longer side downscaled to this before detection (default: serve.max_side)")
     parser.add_argument("--whole-image-fallback", action=argparse.BooleanOptionalAction, default=None,
                         help="when no face is found, classify the whole image (default: serve.whole_image_fallback)")
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml; absent: defaults)")
+    parser.add_argument("--params", default=str(PARAMS_FILE),
+                        help=f"params file (default: {PARAMS_FILE}; absent: defaults)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser.parse_args(argv)
 

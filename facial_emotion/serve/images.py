@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces.detect import to_gray
+from ..faces.images import to_gray
 from .errors import UnreadableUpload, UnsupportedMediaType, UploadTooLarge
 
 # Formats OpenCV decodes and Pillow can read the size of without decoding: what photos come as.

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..faces.classifier import EmotionClassifier
+from ..faces.emotion_classifier import EmotionClassifier
 from ..faces.crops import crop_faces
 from ..faces.detect import create_detector
 from ..faces.uncertain import is_uncertain

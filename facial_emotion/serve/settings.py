@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..faces.detect import DetectorParams
+from ..params.demo import DetectorParams
 from ..params import Params, ParamsError
 
 MB = 1024 * 1024

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.serve_local import QUIET_ENV, LocalServer
-from tests.support.serve_standin import store_uri
+from benchmarks.support.serve_local import QUIET_ENV, LocalServer
+from benchmarks.support.serve_standin import store_uri
 
 REPO = Path(__file__).resolve().parents[2]
 UPLOAD_LIMIT_MB = 1  # low, so the oversize test sends 1.5 MB instead of 10
@@ -36,7 +36,7 @@ class Standin:
 @pytest.fixture(scope="session")
 def serve_standin(tmp_path_factory) -> Standin:
     store = tmp_path_factory.mktemp("serve-store")
-    result = subprocess.run([sys.executable, "-m", "tests.support.serve_standin", "--store", str(store)], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "benchmarks.support.serve_standin", "--store", str(store)], cwd=REPO,
                             env={**_env(), **QUIET_ENV}, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return Standin(store, store_uri(store), result.stdout.strip().splitlines()[-1])

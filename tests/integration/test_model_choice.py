@@ -14,8 +14,8 @@ import pytest
 from facial_emotion import pretrained
 from facial_emotion.files import read_json
 from tests.support.mp4 import fast_start, write_clip
-from tests.support.serve_local import QUIET_ENV, LocalServer
-from tests.support.serve_standin import store_uri
+from benchmarks.support.serve_local import QUIET_ENV, LocalServer
+from benchmarks.support.serve_standin import store_uri
 
 from .serve_kit import REPO, _env, astronaut_jpeg
 
@@ -28,7 +28,7 @@ CHAMPION = "models:/facial-emotion@champion"
 def synthetic_store(tmp_path_factory) -> dict[str, str]:
     """A store whose champion's registry version says data_source=synthetic, as `dvc repro` leaves it."""
     store = tmp_path_factory.mktemp("synthetic-store")
-    result = subprocess.run([sys.executable, "-m", "tests.support.serve_standin", "--store", str(store),
+    result = subprocess.run([sys.executable, "-m", "benchmarks.support.serve_standin", "--store", str(store),
                              "--data-source", "synthetic"], cwd=REPO, env={**_env(), **QUIET_ENV},
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from facial_emotion.labels import EMOTIONS
-from tests.support.serve_local import LocalServer, free_port
+from benchmarks.support.serve_local import LocalServer, free_port
 
 from .serve_kit import UPLOAD_LIMIT_MB, astronaut_jpeg, face_crop_png, no_face_png, png_header_only
 

@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support.serve_local import LOOPBACK, LocalServer
+from benchmarks.support.serve_local import LOOPBACK, LocalServer
 
 from .pipeline import REPO, set_params
 from .serve_kit import astronaut_jpeg

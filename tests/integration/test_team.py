@@ -27,7 +27,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.serve_local import QUIET_ENV, free_port
+from benchmarks.support.serve_local import QUIET_ENV, free_port
 
 from .pipeline import REPO, PipelineCopy, make_copy, pipeline_env, set_params
 from .serve_kit import astronaut_jpeg

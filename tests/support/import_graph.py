@@ -1,6 +1,7 @@
 """Which files of the `facial_emotion` package a stage runs: the static import graph, followed from
 `stages/<name>.py` (and the notebook templates it executes) through every `import` statement,
-including those inside functions, plus the `__init__.py` of every package on the way.
+including those inside functions, plus the `__init__.py` of every package on the way; and the
+package's own module graph, where an import cycle shows.
 
     python -m tests.support.import_graph stages/train.py   # prints the files, one a line
 """
@@ -77,6 +78,77 @@ def package_files(root: Path, entry_points: list[Path]) -> set[Path]:
                     todo.append((path.read_text(encoding="utf-8"), _module_name(root, path),
                                  path.name == "__init__.py"))
     return seen
+
+
+def module_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of the package -> the package modules it imports, by dotted name, from imports
+    anywhere in its source (inside functions too: a deferred import still closes a circle).
+
+    Importing `a.b.c` also runs `a/b/__init__.py`, an edge too, except to the importer's own
+    packages: Python runs those before the importer starts. Naming one explicitly
+    (`from . import X`) is an edge like any other."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((root / PACKAGE).rglob("*.py")):
+        module = _module_name(root, path)
+        own = {".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)}
+        edges: set[str] = set()
+        for name in imported_names(path.read_text(encoding="utf-8"), module, path.name == "__init__.py"):
+            parts = name.split(".")
+            if parts[0] != PACKAGE:
+                continue
+            for i in range(1, len(parts) + 1):
+                target = ".".join(parts[:i])
+                ran_first = i < len(parts) and target in own  # an own package, run implicitly
+                if target != module and not ran_first and module_file(root, target) is not None:
+                    edges.add(target)
+        graph[module] = edges
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles: each group of modules that reach one another (a strongly connected
+    component of more than one module, or a module importing itself), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(start: str) -> None:  # Tarjan's algorithm, iterative: no recursion limit on a deep graph
+        work = [(start, iter(sorted(graph.get(start, ()))))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1 or node in graph.get(node, ()):
+                    found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(found)
 
 
 if __name__ == "__main__":

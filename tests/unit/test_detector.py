@@ -15,7 +15,9 @@ from skimage import data
 
 from facial_emotion.faces.boxes import iou
 from facial_emotion.faces.crops import crop_faces, eye_angle
-from facial_emotion.faces.detect import DetectorParams, Detections, create_detector
+from facial_emotion.faces.detect import create_detector
+from facial_emotion.faces.detections import Detections
+from facial_emotion.params.demo import DetectorParams
 from facial_emotion.faces.evaluation import Score, combine_scores, face_kinds, load_labelled_set, recall_by, score_image
 from facial_emotion.faces.haar import HaarDetector
 from facial_emotion.faces.yunet import WEIGHTS_SHA256, YuNetDetector, tile_starts, weights_path
@@ -229,7 +231,7 @@ def test_the_weights_are_the_verified_file_and_load_with_no_network(monkeypatch,
 
 
 def test_missing_weights_are_a_one_line_error(tmp_path):
-    from facial_emotion.faces.detect import DetectorError
+    from facial_emotion.faces.detections import DetectorError
 
     with pytest.raises(DetectorError, match="YuNet weights missing"):
         YuNetDetector(weights=tmp_path / "none.onnx")
@@ -295,7 +297,7 @@ def test_the_params_choose_the_detector(tmp_path):
 
 
 def _constant_classifier():
-    from facial_emotion.faces.classifier import EmotionClassifier
+    from facial_emotion.faces.emotion_classifier import EmotionClassifier
 
     return EmotionClassifier(lambda crops: np.tile(np.eye(7, dtype=np.float32)[3], (len(crops), 1)), "stub")
 

@@ -13,7 +13,8 @@ pytest.importorskip("keras")
 pytest.importorskip("tf2onnx")
 
 from facial_emotion import pretrained  # noqa: E402
-from facial_emotion.faces.classifier import ModelLoadError, load_classifier  # noqa: E402
+from facial_emotion.faces.classifier import load_classifier  # noqa: E402
+from facial_emotion.faces.emotion_classifier import ModelLoadError  # noqa: E402
 from facial_emotion.inference.export import ExportError, check_parity, export_checked, to_onnx  # noqa: E402
 from facial_emotion.inference.onnx_model import load_onnx_classifier, session  # noqa: E402
 from facial_emotion.labels import CONTEMPT, EMOTIONS, class_names  # noqa: E402

@@ -16,12 +16,14 @@ from skimage import data
 
 from facial_emotion.faces.boxes import iou
 from facial_emotion.faces.crops import crop_faces, crop_region
-from facial_emotion.faces.detect import (CropParams, DetectorError, DetectorParams, Detections, create_detector,
-                                         to_gray)
+from facial_emotion.faces.detect import create_detector
+from facial_emotion.faces.detections import DetectorError, Detections
+from facial_emotion.faces.images import to_gray
 from facial_emotion.faces.render import COLOURS, captioned_crop, draw_frame, make_grid
 from facial_emotion.faces.sources import AstronautClip, ClipParams, SourceError, open_source
 from facial_emotion.faces.tracker import FaceState
 from facial_emotion.params import ParamsError
+from facial_emotion.params.demo import CropParams, DetectorParams
 
 REPO = Path(__file__).resolve().parents[2]
 # Haar (scaleFactor 1.3, minNeighbors 5) and YuNet (params.yaml's defaults) on the 512x512 astronaut photo:

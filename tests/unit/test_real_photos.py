@@ -95,7 +95,7 @@ def test_scores_count_clear_faces_only_and_an_eight_class_models_contempt_as_wro
     import numpy as np
 
     from benchmarks.real_photos import FaceCrops, LabelledFace
-    from facial_emotion.faces.classifier import EmotionClassifier
+    from facial_emotion.faces.emotion_classifier import EmotionClassifier
     from facial_emotion.labels import FERPLUS_EMOTIONS
 
     faces = [LabelledFace("a.jpg", (0, 0, 9, 9), "happiness"), LabelledFace("a.jpg", (9, 9, 9, 9), "neutral"),

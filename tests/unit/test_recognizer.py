@@ -58,7 +58,8 @@ def test_same_faces_and_top_classes_as_the_demo_path(recognizer):
     pytest.importorskip("keras")
     from facial_emotion.faces.analyzer import FrameAnalyzer
     from facial_emotion.faces.classifier import load_classifier
-    from facial_emotion.faces.detect import DetectorParams, create_detector
+    from facial_emotion.faces.detect import create_detector
+    from facial_emotion.params.demo import DetectorParams
     from facial_emotion.faces.sources import read_image
     from facial_emotion.faces.tracker import FaceTracker, TrackerParams
 

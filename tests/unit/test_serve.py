@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from facial_emotion.faces.classifier import EmotionClassifier
+from facial_emotion.faces.emotion_classifier import EmotionClassifier
 from facial_emotion.labels import EMOTIONS, NUM_CLASSES
 from facial_emotion.params import ParamsError, read_yaml, validate
 from facial_emotion.serve.errors import UnreadableUpload, UnsupportedMediaType, UploadTooLarge

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from facial_emotion.faces.analyzer import FrameAnalyzer
-from facial_emotion.faces.classifier import EmotionClassifier
-from facial_emotion.faces.detect import DetectorParams, create_detector
+from facial_emotion.faces.emotion_classifier import EmotionClassifier
+from facial_emotion.faces.detect import create_detector
 from facial_emotion.faces.render import label_text
 from facial_emotion.faces.tracker import FaceTracker, TrackerParams
 from facial_emotion.faces.uncertain import is_uncertain
+from facial_emotion.params.demo import DetectorParams
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "tests" / "assets" / "faces"

@@ -1,7 +1,7 @@
 """An untrained stand-in champion in a throwaway MLflow store: the service, its tests and its load
 benchmark run the real loading path (`models:/<name>@champion`) without a trained pipeline.
 
-    python -m tests.support.serve_standin --store /tmp/standin   # prints the env line and model URI
+    python -m benchmarks.support.serve_standin --store /tmp/standin   # prints the env line and model URI
 
 The model is what every trained model is to the service: raw uint8 (N, 48, 48, 1) in, (N, 7)
 probabilities out, scaling inside, logged with the same kind of signature as the train stage's.
@@ -68,7 +68,8 @@ def register(store: str | Path, name: str = DEFAULT_NAME, seed: int = 0, data_so
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.serve_standin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.support.serve_standin",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True,
                         help="folder for the throwaway MLflow store (mlflow.db, mlartifacts/)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"registered model name (default: {DEFAULT_NAME})")
