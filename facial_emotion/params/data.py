@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import field_validator
 
 from ..labels import EMOTIONS, label_for_folder
-from . import messages
+from .messages import not_a_class
 from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Seconds, Section
 
 
@@ -62,5 +62,5 @@ class BalanceSection(Section):
     def _known_classes(cls, names: list[str]) -> list[str]:
         for name in names:
             if label_for_folder(name) is None:
-                raise ValueError(messages.not_a_class(name, EMOTIONS))
+                raise ValueError(not_a_class(name, EMOTIONS))
         return names

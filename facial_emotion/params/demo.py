@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import messages
+from .messages import ALIGN_NEEDS_LANDMARKS, MIN_SIZE_PAIR
 from .base import Count, Name, NonNegative, Positive, Rate, Section, rule
 
 Unit = Annotated[float, Field(gt=0, le=1)]  # above 0, up to and including 1
@@ -74,7 +74,7 @@ class HaarParams(_Section):
     @model_validator(mode="after")
     def _positive_size(self) -> HaarParams:
         if min(self.min_size) < 1:
-            raise rule("min_size", list(self.min_size), messages.MIN_SIZE_PAIR)
+            raise rule("min_size", list(self.min_size), MIN_SIZE_PAIR)
         return self
 
     @property
@@ -96,7 +96,7 @@ class DetectorParams(_Section):
     @model_validator(mode="after")
     def _align_needs_landmarks(self) -> DetectorParams:
         if self.align and self.kind == "haar":
-            raise rule("align", True, messages.ALIGN_NEEDS_LANDMARKS)
+            raise rule("align", True, ALIGN_NEEDS_LANDMARKS)
         return self
 
     @property

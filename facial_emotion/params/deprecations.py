@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import messages
-from .messages import ParamsError
+from .messages import ParamsError, key_removed, min_lr_merged, section_renamed, value_renamed
 
 RENAMED_VALUES = {("cnn", "architecture"): ("seed", "study1"), ("split", "strategy"): ("seed", "study1")}
 RENAMED_SECTIONS = {("cnn", "seed"): ("cnn", "study1")}
@@ -25,23 +24,23 @@ def upgrade(raw: dict[str, Any]) -> list[str]:
         section = _mapping_at(raw, path[:-1])
         if section is not None and section.get(path[-1]) == old:
             section[path[-1]] = new
-            notes.append(messages.value_renamed(path, old, new))
+            notes.append(value_renamed(path, old, new))
     for old_path, new_path in RENAMED_SECTIONS.items():
         section = _mapping_at(raw, old_path[:-1])
         if section is None or old_path[-1] not in section:
             continue
         if new_path[-1] in section:
-            raise ParamsError(messages.section_renamed(old_path, new_path, both_present=True))
+            raise ParamsError(section_renamed(old_path, new_path, both_present=True))
         section[new_path[-1]] = section.pop(old_path[-1])
-        notes.append(messages.section_renamed(old_path, new_path))
+        notes.append(section_renamed(old_path, new_path))
     for path, off in REMOVED.items():
         section = _mapping_at(raw, path[:-1])
         if section is None or path[-1] not in section:
             continue
         value = section.pop(path[-1])
         if value != off:
-            raise ParamsError(messages.key_removed(path, value, still_set=True))
-        notes.append(messages.key_removed(path))
+            raise ParamsError(key_removed(path, value, still_set=True))
+        notes.append(key_removed(path))
     notes += upgrade_train(raw.get("train"), ("train",))
     variants = raw.get("variants")
     if isinstance(variants, dict):
@@ -61,8 +60,8 @@ def upgrade_train(train: Any, where: tuple[str, ...]) -> list[str]:
     if current is None:
         train["min_learning_rate"] = old
     elif current != old:
-        raise ParamsError(messages.min_lr_merged(path, old, where, current, differs=True))
-    return [messages.min_lr_merged(path)]
+        raise ParamsError(min_lr_merged(path, old, where, current, differs=True))
+    return [min_lr_merged(path)]
 
 
 def _mapping_at(raw: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from ..paths import PARAMS_FILE
 from .deprecations import upgrade
-from . import messages
-from .messages import ParamsError, first_problem
+from .messages import (ParamsError, duplicate_key, file_not_found, first_problem, not_a_mapping, not_a_variant,
+                       not_yaml, variant_not_a_mapping)
 from .schema import VARIANT_NAMES, Params
 from .training import ACTIVATIONS, BALANCES
 
@@ -33,7 +33,7 @@ class _Loader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise ParamsError(messages.duplicate_key(key_node.start_mark.line + 1, key))
+                raise ParamsError(duplicate_key(key_node.start_mark.line + 1, key))
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -49,19 +49,19 @@ def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """The file as a plain mapping; a missing file or a YAML syntax error is one line."""
     path = Path(path)
     if not path.is_file():
-        raise ParamsError(messages.file_not_found(path))
+        raise ParamsError(file_not_found(path))
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ParamsError(messages.not_yaml(path, exc.problem, where)) from None
+        raise ParamsError(not_yaml(path, exc.problem, where)) from None
     except yaml.YAMLError as exc:
-        raise ParamsError(messages.not_yaml(path, exc)) from None
+        raise ParamsError(not_yaml(path, exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ParamsError(messages.not_a_mapping(path))
+        raise ParamsError(not_a_mapping(path))
     return data
 
 
@@ -84,11 +84,11 @@ def _merged_variants(raw: dict[str, Any]) -> Any:
     merged = {}
     for name, override in variants.items():
         if name not in VARIANT_NAMES:
-            raise ParamsError(messages.not_a_variant(name, BALANCES, ACTIVATIONS, VARIANT_NAMES))
+            raise ParamsError(not_a_variant(name, BALANCES, ACTIVATIONS, VARIANT_NAMES))
         if override is None:
             override = {}
         if not isinstance(override, dict):
-            raise ParamsError(messages.variant_not_a_mapping(name))
+            raise ParamsError(variant_not_a_mapping(name))
         merged[name] = deep_merge(train, override) if isinstance(train, dict) else override
     return merged
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from ..labels import EMOTIONS, NUM_CLASSES
-from . import messages
+from .messages import not_a_validation_metric
 from .base import Count, Fraction, Name, NonNegative, Positive, Seconds, Section
 
 # The validation metrics a champion can be chosen by (evaluation.metrics computes them all).
@@ -52,7 +52,7 @@ class EvaluateSection(Section):
     @classmethod
     def _a_metric(cls, value: str) -> str:
         if value not in SELECTABLE:
-            raise ValueError(messages.not_a_validation_metric(SELECTABLE[:4]))
+            raise ValueError(not_a_validation_metric(SELECTABLE[:4]))
         return value
 
 

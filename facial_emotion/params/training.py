@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ..labels import IMAGE_SIZE
-from . import messages
+from .messages import COSINE_TIME_NEEDS_BUDGET, crop_window, decay_needs_adamw, floor_above_peak, pool_shortcut_narrows
 from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Positive, Rate, Section, rule
 
 # The CNN variants are cnn-<balance>-<activation> (dvc.yaml's `train` matrix and params `variants`).
@@ -39,7 +39,7 @@ class CompactSection(Section):
         if self.shortcut == "pool":
             widths = [self.base_filters, *self.blocks]
             if any(b < a for a, b in zip(widths, widths[1:])):
-                raise rule("blocks", self.blocks, messages.pool_shortcut_narrows(self.base_filters))
+                raise rule("blocks", self.blocks, pool_shortcut_narrows(self.base_filters))
         return self
 
 
@@ -72,7 +72,7 @@ class AugmentationSection(Section):
     @model_validator(mode="after")
     def _crop_fits(self) -> AugmentationSection:
         if self.crop and not 8 <= self.crop < IMAGE_SIZE:
-            raise rule("crop", self.crop, messages.crop_window(IMAGE_SIZE))
+            raise rule("crop", self.crop, crop_window(IMAGE_SIZE))
         return self
 
 
@@ -123,9 +123,9 @@ class TrainSection(Section):
         if self.optimizer != "adamw":
             for key in ("weight_decay", "weight_decay_exclude"):
                 if getattr(self, key):
-                    raise rule(key, getattr(self, key), messages.decay_needs_adamw(self.optimizer, key))
+                    raise rule(key, getattr(self, key), decay_needs_adamw(self.optimizer, key))
         if self.lr_schedule == "cosine_time" and self.time_budget_minutes is None:
-            raise rule("time_budget_minutes", None, messages.COSINE_TIME_NEEDS_BUDGET)
+            raise rule("time_budget_minutes", None, COSINE_TIME_NEEDS_BUDGET)
         if self.min_learning_rate > self.learning_rate:
-            raise rule("min_learning_rate", self.min_learning_rate, messages.floor_above_peak(self.learning_rate))
+            raise rule("min_learning_rate", self.min_learning_rate, floor_above_peak(self.learning_rate))
         return self

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from ..errors import PipelineError
-from . import messages
-from .messages import ParamsError
+from .messages import ParamsError, undeclared, variant_missing
 from .schema import Params
 
 ALL = "params.yaml"  # declared by a stage that reads the whole file (the report's changed-params header)
@@ -36,7 +35,7 @@ class _Node:
             return _child_value(self._value, key, dotted)
         if any(r.startswith(dotted + ".") for r in self._reads):
             return _Node(_child_value(self._value, key, dotted), dotted + ".", self._reads)
-        raise UndeclaredParamError(messages.undeclared(dotted))
+        raise UndeclaredParamError(undeclared(dotted))
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):
@@ -50,7 +49,7 @@ class _Node:
 def _child_value(value: Any, key: str, dotted: str) -> Any:
     if isinstance(value, dict):
         if key not in value:
-            raise ParamsError(messages.variant_missing(dotted))
+            raise ParamsError(variant_missing(dotted))
         return value[key]
     return getattr(value, key)
 
