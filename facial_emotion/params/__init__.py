@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
-from .load import read_params, read_yaml, validate
+from .load import read_params, read_yaml, validate, with_changes
 from .messages import ParamsError
 from .schema import Params
 from .view import ALL, StageParams, UndeclaredParamError
 
 __all__ = ["ALL", "Params", "ParamsError", "StageParams", "UndeclaredParamError", "read_params", "flatten",
-           "load_params", "read_yaml", "validate"]
+           "load_params", "read_yaml", "validate", "with_changes"]
 
 
 def load_params(reads: Iterable[str] = (ALL,), path: str | Path = "params.yaml", **item: str) -> StageParams:
