@@ -13,8 +13,9 @@ from facial_emotion.faces.analyzer import FrameAnalyzer
 from facial_emotion.faces.classifier import EmotionClassifier
 from facial_emotion.faces.detect import DetectorParams, create_detector
 from facial_emotion.faces.render import label_text
-from facial_emotion.faces.tracker import FaceTracker, TrackerParams
+from facial_emotion.faces.tracker import FaceTracker
 from facial_emotion.faces.uncertain import is_uncertain
+from facial_emotion.params import defaults
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "tests" / "assets" / "faces"
@@ -32,8 +33,8 @@ def shipped():
 
 
 def _analyze(classifier, name: str):
-    analyzer = FrameAnalyzer(create_detector(DetectorParams()), classifier, FaceTracker(TrackerParams(min_hits=1)),
-                             still=True)
+    tracker = FaceTracker(defaults.DEMO.tracker.model_copy(update={"min_hits": 1}))
+    analyzer = FrameAnalyzer(create_detector(DetectorParams()), classifier, tracker, still=True)
     return analyzer.analyze(cv2.imread(str(PHOTOS / name))).states
 
 
