@@ -318,14 +318,13 @@ def test_the_demo_uses_the_configured_detector(tmp_path, kind):
 @pytest.mark.parametrize("kind", ["yunet", "haar"])
 def test_the_service_uses_the_configured_detector(kind):
     from facial_emotion.serve.predict import EmotionService
-    from facial_emotion.serve.settings import ServeSettings
 
     from facial_emotion.params.load import read_yaml, validate
 
     raw = read_yaml(REPO / "params.yaml")
     raw["demo"]["detector"].update(kind=kind, align=kind == "yunet")
-    settings = ServeSettings.from_params(validate(raw)[0])
-    service = EmotionService(_constant_classifier(), settings)
+    params = validate(raw)[0]
+    service = EmotionService(_constant_classifier(), params.serve, params.demo.detector)
     assert isinstance(service.detector, YuNetDetector if kind == "yunet" else HaarDetector)
     ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(PHOTOS / "facerec-alex-lacamoire1.jpg")))
     faces = service.predict(jpeg.tobytes())["faces"]

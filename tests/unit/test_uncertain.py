@@ -73,9 +73,7 @@ def _sure(crops: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("predict, uncertain", [(_flat, True), (_sure, False)])
 def test_the_service_answer_says_uncertain(predict, uncertain):
     from facial_emotion.serve.predict import EmotionService
-    from facial_emotion.serve.settings import ServeSettings
-
-    service = EmotionService(EmotionClassifier(predict, "stub"), ServeSettings())
+    service = EmotionService(EmotionClassifier(predict, "stub"), defaults.SERVE, defaults.DEMO.detector)
     ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(PHOTOS / "skimage-astronaut.jpg")))
     faces = service.predict(jpeg.tobytes())["faces"]
     assert len(faces) == 1 and faces[0]["uncertain"] is uncertain
