@@ -51,14 +51,14 @@ def measure(frames_per_loop: int, warmup: int, model: str | None, params: str | 
 
     from facial_emotion.faces.analyzer import FrameAnalyzer
     from facial_emotion.faces.classifier import from_keras, load_classifier
-    from facial_emotion.faces.demo import settings_from_file
     from facial_emotion.faces.detect import create_detector
     from facial_emotion.faces.haar import load_cascade
     from facial_emotion.faces.render import draw_frame
     from facial_emotion.faces.sources import AstronautClip
+    from facial_emotion.faces.startup import read_app_params
     from facial_emotion.faces.tracker import FaceTracker
 
-    settings, _ = settings_from_file(params)
+    settings = read_app_params(params).demo
     if model:
         from facial_emotion import tracking
 
@@ -75,7 +75,7 @@ def measure(frames_per_loop: int, warmup: int, model: str | None, params: str | 
     if keras_model is None:
         sys.exit(f"{model}: not a Keras model; the study's loop needs keras `predict`")
 
-    clip = AstronautClip(type(settings.clip)(**{**settings.clip.__dict__, "frames": frames_per_loop + warmup}))
+    clip = AstronautClip(settings.clip.model_copy(update={"frames": frames_per_loop + warmup}))
     frames = [frame.image for frame in clip]
 
     study_cascade = load_cascade()

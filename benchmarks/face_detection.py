@@ -144,12 +144,12 @@ def main() -> None:
     import cv2
     import numpy as np
 
-    from facial_emotion.faces.demo import settings_from_file
     from facial_emotion.faces.detect import create_detector
     from facial_emotion.faces.evaluation import (Score, combine_scores, face_kinds, load_labelled_set, recall_by,
                                                  score_image)
+    from facial_emotion.faces.startup import read_app_params
 
-    settings, _ = settings_from_file(args.params)
+    settings = read_app_params(args.params).demo
     configured = settings.detector.model_copy(update={"kind": "yunet"})
     y = configured.yunet
     # (params, still): the photo path as configured, its parts taken away one by one, the video path, Haar

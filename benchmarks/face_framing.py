@@ -49,12 +49,12 @@ def main() -> None:
     from facial_emotion.data.fer_csv import read_fer_csv
     from facial_emotion.faces.boxes import iou
     from facial_emotion.faces.crops import crop_faces
-    from facial_emotion.faces.demo import settings_from_file
     from facial_emotion.faces.detect import create_detector
     from facial_emotion.faces.evaluation import load_labelled_set
+    from facial_emotion.faces.startup import read_app_params
     from facial_emotion.params.demo import CropParams
 
-    settings, _ = settings_from_file(args.params)
+    settings = read_app_params(args.params).demo
     yunet_params = settings.detector.model_copy(update={"kind": "yunet", "align": True})
     haar_params = settings.detector.model_copy(update={"kind": "haar", "align": False})
     loose = yunet_params.model_copy(update={"yunet": yunet_params.yunet.model_copy(

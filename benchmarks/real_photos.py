@@ -333,8 +333,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from facial_emotion.faces.demo import settings_from_file
     from facial_emotion.faces.detect import create_detector
+    from facial_emotion.faces.startup import read_app_params
 
     try:
         models = [Path(m) for m in args.model] if args.model else default_models()
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             raise PipelineError(f"no .keras or .onnx file in {PRETRAINED}: pass --model")
         classifiers = {str(path): load_model(path) for path in models}
         faces = load_emotions(args.photos)
-        settings, _ = settings_from_file(args.params)
+        settings = read_app_params(args.params).demo
         crops = collect_crops(faces, create_detector(settings.detector), args.photos, behaviour=not args.no_behaviour)
         results = {name: score(classifier, crops) for name, classifier in classifiers.items()}
     except PipelineError as exc:

@@ -98,7 +98,7 @@ def main() -> None:
     from facial_emotion.data.fer_csv import read_fer_csv
     from facial_emotion.data.ferplus import N_EMOTIONS, majority, read_votes
     from facial_emotion.faces.classifier import load_classifier
-    from facial_emotion.faces.demo import settings_from_file
+    from facial_emotion.faces.startup import read_app_params
 
     data = fer2013_path(args.data)
     classifier = load_classifier(str(args.model or pretrained.MODEL_FILE))
@@ -124,7 +124,7 @@ def main() -> None:
     for threshold, coverage, kept, flagged, band in validation_table(top, correct):
         print(f"| {threshold:.2f} | {coverage:.3f} | {kept:.3f} | {flagged:.3f} | {band:.3f} |")
 
-    settings, _ = settings_from_file(args.params)
+    settings = read_app_params(args.params).demo
     by_tag = photo_top_probabilities(classifier, settings.detector)
     print(f"\nLabelled photos (tests/assets/faces), faces found by the still-photo detector; share flagged "
           f"(params.yaml uncertain_below = {settings.detector.uncertain_below}):")

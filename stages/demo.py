@@ -36,7 +36,7 @@ def read_champion(path: Path = CHAMPION) -> dict:
 def main(argv: list[str] | None = None) -> None:
     stage_parser("stages.demo", __doc__, PARAMS).parse_args(argv)
     params = load_params(PARAMS)
-    demo_cfg, seed = params.demo.model_dump(), params.seed
+    demo, seed = params.demo, params.seed
     experiment, registered = params.mlflow.experiment, params.registry.model_name
     model_uri = f"models:/{registered}@champion"
     champion = read_champion()
@@ -45,13 +45,12 @@ def main(argv: list[str] | None = None) -> None:
                     CHAMPION, champion.get("registered_model"), registered)
 
     from facial_emotion.faces.classifier import load_classifier
-    from facial_emotion.faces.demo import DemoSettings, run_demo
+    from facial_emotion.faces.demo import run_demo
     from facial_emotion.faces.outputs import GRID, PREVIEW, SUMMARY, TIMELINE
     from facial_emotion.faces.sources import open_source
 
-    settings = DemoSettings.from_section(params.demo, seed)
-    source = open_source(params.demo.source, settings.clip)
-    with tracking.stage_run("demo", {"demo": demo_cfg, "seed": seed, "registry": {"model_name": registered}},
+    source = open_source(demo.source, demo.clip)
+    with tracking.stage_run("demo", {"demo": demo.model_dump(), "seed": seed, "registry": {"model_name": registered}},
                             champion.get("data_source"), champion.get("data_sha256"), experiment=experiment) as run:
         import mlflow
 
@@ -65,10 +64,10 @@ def main(argv: list[str] | None = None) -> None:
                         model_uri, champion["version"], classifier.version)
         mlflow.set_tags({"model_uri": model_uri, "model_version": str(classifier.version),
                          "champion_name": str(champion.get("name"))})
-        summary = run_demo(source, classifier, settings, OUT_DIR, window=None,
-                           video_name=VIDEO_NAME if params.demo.annotated_video else None,
+        summary = run_demo(source, classifier, demo, OUT_DIR, window=None,
+                           video_name=VIDEO_NAME if demo.annotated_video else None,
                            extra_summary={"mlflow_run_id": run.info.run_id, "champion": champion.get("name"),
-                                          "registered_model": registered})
+                                          "registered_model": registered}, seed=seed)
         mlflow.log_metrics({k: float(summary[k]) for k in METRICS if summary.get(k) is not None})
         for name in (GRID, PREVIEW, TIMELINE, SUMMARY):
             mlflow.log_artifact(str(OUT_DIR / name), artifact_path="demo")

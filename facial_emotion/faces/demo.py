@@ -5,19 +5,17 @@ boxed and labelled live, with crops, grid, timeline, per-frame CSV and a latency
     python -m facial_emotion.faces.demo --source clip.mp4 --no-window --save-video annotated.mp4
     python -m facial_emotion.faces.demo --source photos/ --model models:/facial-emotion@champion
 
-Settings come from params.yaml's `demo:` section when there is one (else the defaults below);
-the DVC stage `demo` runs the same loop on the astronaut clip.
+Settings come from params.yaml's `demo:` section when there is one (else the schema's defaults,
+params/defaults.py); the DVC stage `demo` runs the same loop on the astronaut clip.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from collections.abc import Mapping
@@ -27,48 +25,25 @@ import numpy as np
 from ..errors import PipelineError
 from ..labels import EMOTIONS
 from ..paths import DEMO_LIVE_DIR
-from ..params.demo import DemoSection, DetectorParams
+from ..params import defaults, with_changes
+from ..params.demo import DemoSection
 from .analyzer import FrameAnalyzer
 from .emotion_classifier import EmotionClassifier
 from .detect import create_detector
 from .outputs import DemoRecorder, VideoOut
 from .render import draw_frame
-from .sources import ClipParams, FrameSource, open_source
-from .tracker import FaceTracker, TrackerParams
+from .sources import FrameSource, open_source
+from .startup import load_model, read_app_params
+from .tracker import FaceTracker
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REGISTERED_MODEL = "facial-emotion"
 DEFAULT_OUT = str(DEMO_LIVE_DIR)
 WINDOW_TITLE = "facial emotion (q quits)"
 
 
 class DemoError(PipelineError, RuntimeError):
     """The window cannot be shown (no display) or the loop cannot run."""
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    detector: DetectorParams = DetectorParams()
-    tracker: TrackerParams = TrackerParams()
-    clip: ClipParams = ClipParams()
-    full_scan_every: int = 30   # full-frame detection every n frames; between, only around tracked faces
-    crop_px: int = 144          # side of the saved crops
-    grid_size: int = 16
-    grid_columns: int = 4
-    seed: int = 42
-    max_frames: int | None = None
-
-    @classmethod
-    def from_section(cls, demo: DemoSection | None, seed: int = 42) -> DemoSettings:
-        """From params.yaml's validated `demo:` section (its checks live in the params schema only);
-        the defaults without one. `source` and `annotated_video` are the stage's own."""
-        if demo is None:
-            return cls(seed=seed)
-        return cls(detector=demo.detector, tracker=TrackerParams(**demo.tracker.model_dump()),
-                   clip=ClipParams(**demo.clip.model_dump()), full_scan_every=demo.full_scan_every,
-                   crop_px=demo.crop_px, grid_size=demo.grid.size, grid_columns=demo.grid.columns, seed=seed,
-                   max_frames=demo.max_frames)
 
 
 class Window:
@@ -164,19 +139,22 @@ class LoopStats:
         }
 
 
-def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoSettings, out_dir: str | Path,
+def run_demo(source: FrameSource, classifier: EmotionClassifier, demo: DemoSection, out_dir: str | Path,
              window: Window | None = None, video_path: str | Path | None = None,
-             extra_summary: Mapping[str, Any] | None = None, video_name: str | None = None) -> dict[str, Any]:
+             extra_summary: Mapping[str, Any] | None = None, video_name: str | None = None,
+             seed: int = defaults.SEED) -> dict[str, Any]:
     """The frame loop: analyse, save crops on label changes, draw, show, record; outputs land in
     `out_dir` only when the loop ends (source exhausted, `q`, Ctrl-C or max_frames).
 
-    The annotated video goes to `video_path` (anywhere) or to `video_name` inside `out_dir`."""
-    tracker_params = settings.tracker
+    `demo`: params.yaml's `demo:` section (its `source` and `annotated_video` are the caller's to
+    act on); `seed` draws the grid's sample. The annotated video goes to `video_path` (anywhere) or
+    to `video_name` inside `out_dir`."""
+    tracker_params = demo.tracker
     if source.independent:  # unrelated photos: no history to smooth, confirm or hold
-        tracker_params = dataclasses.replace(tracker_params, min_hits=1)
-    analyzer = FrameAnalyzer(create_detector(settings.detector), classifier, FaceTracker(tracker_params),
-                             settings.full_scan_every, still=source.independent)
-    recorder = DemoRecorder(out_dir, settings.crop_px, classifier.classes or EMOTIONS)
+        tracker_params = tracker_params.model_copy(update={"min_hits": 1})
+    analyzer = FrameAnalyzer(create_detector(demo.detector), classifier, FaceTracker(tracker_params),
+                             demo.full_scan_every, still=source.independent)
+    recorder = DemoRecorder(out_dir, demo.crop_px, classifier.classes or EMOTIONS)
     if video_name:
         video_path = recorder.root / video_name
     video = VideoOut(video_path, source.fps or 15.0) if video_path else None
@@ -188,7 +166,7 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
                 if source.independent:
                     analyzer.reset()
                 result = analyzer.analyze(frame.image)
-                recorder.save_crops(frame, result.states, settings.detector.crop)  # before drawing: clean crops
+                recorder.save_crops(frame, result.states, demo.detector.crop)  # before drawing: clean crops
                 drawn = time.perf_counter()
                 draw_frame(frame.image, result.states, stats.shown_fps, stats.last_latency)
                 timings = {**result.timings_ms, "render": (time.perf_counter() - drawn) * 1e3}
@@ -199,16 +177,16 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
                 stats.tick()
                 if window is not None and not window.show(frame.image, 0 if source.independent else 1):
                     break
-                if settings.max_frames is not None and stats.frames >= settings.max_frames:
+                if demo.max_frames is not None and stats.frames >= demo.max_frames:
                     break
         except KeyboardInterrupt:
             log.info("interrupted: writing what was recorded so far")
-        detector = {"detector": settings.detector.kind, "aligned": settings.detector.align}
+        detector = {"detector": demo.detector.kind, "aligned": demo.detector.align}
         summary = {**stats.summary(source, classifier, recorder), **detector, **(extra_summary or {})}
         if video is not None:
             video.close(success=True)
             video = None
-        recorder.finish(summary, settings.grid_size, settings.grid_columns, settings.seed)
+        recorder.finish(summary, demo.grid.size, demo.grid.columns, seed)
         success = True
     finally:
         if video is not None:
@@ -222,16 +200,6 @@ def run_demo(source: FrameSource, classifier: EmotionClassifier, settings: DemoS
              summary["frames"], summary["face_detections"], summary["label_changes"], summary["fps"] or 0,
              summary["latency_ms_median"], summary["latency_ms_p95"], out_dir)
     return summary
-
-
-def settings_from_file(path: str | Path = "params.yaml") -> tuple[DemoSettings, dict[str, Any]]:
-    """Settings from params.yaml's `demo:` section when the file exists, else the defaults."""
-    from ..params import read_params
-
-    if not Path(path).exists():
-        return DemoSettings(), {}
-    params = read_params(path)  # validated by params.yaml's schema
-    return DemoSettings.from_section(params.demo, params.seed), params.model_dump()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -258,24 +226,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    settings, params = settings_from_file(args.params)
-    if args.max_frames is not None:
-        settings = dataclasses.replace(settings, max_frames=args.max_frames)
-    registered = (params.get("registry") or {}).get("model_name", DEFAULT_REGISTERED_MODEL)
+    app = read_app_params(args.params)
+    demo = with_changes(app.demo, "demo", max_frames=args.max_frames)
     window = None if args.no_window else Window()
-    source = open_source(args.source, settings.clip)  # fail on a bad source before the slow model load
+    source = open_source(args.source, demo.clip)  # fail on a bad source before the slow model load
     try:
-        from .classifier import load_classifier, load_default_classifier
-
-        if not (args.model or "").endswith((".keras", ".onnx")):
-            from .. import tracking
-
-            tracking.configure((params.get("mlflow") or {}).get("experiment", tracking.DEFAULT_EXPERIMENT))
-        classifier = load_classifier(args.model) if args.model else load_default_classifier(registered)
+        classifier = load_model(args.model, app)
     except BaseException:
         source.close()
         raise
-    summary = run_demo(source, classifier, settings, args.out, window, args.save_video)
+    summary = run_demo(source, classifier, demo, args.out, window, args.save_video, seed=app.seed)
     if args.strict and summary["truncated"]:
         raise DemoError(f"{args.source}: truncated: {summary['frames']} of the {summary['frames_expected']} "
                         f"frames its container declares could be read (outputs in {args.out})")

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 
 from ..errors import PipelineError
+from ..params import defaults
+from ..params.demo import ClipSection
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +40,6 @@ class Frame:
     image: np.ndarray  # BGR uint8 [h, w, 3]
     time_s: float      # seconds since the start of the source (video time, or wall clock for a camera)
     name: str          # file name for photos, "frame <i>" otherwise
-
-
-@dataclass(frozen=True)
-class ClipParams:
-    """The default input: the astronaut photo moved and zoomed a little, like a face before a webcam
-    (params.yaml `demo.clip`, checked by the params schema)."""
-
-    frames: int = 60
-    width: int = 640
-    height: int = 480
-    fps: float = 15.0
-    shift_px: float = 12.0  # largest sideways drift
-    zoom: float = 0.15      # largest zoom-in, as a fraction
 
 
 @contextmanager
@@ -89,12 +78,13 @@ class FrameSource:
 
 
 class AstronautClip(FrameSource):
-    """Frames generated on the fly from `skimage.data.astronaut()` (bundled with scikit-image)."""
+    """Frames generated on the fly from `skimage.data.astronaut()` (bundled with scikit-image): the
+    photo moved and zoomed a little, like a face before a webcam (params.yaml `demo.clip`)."""
 
-    def __init__(self, params: ClipParams | None = None) -> None:
+    def __init__(self, params: ClipSection | None = None) -> None:
         from skimage import data
 
-        self.params = params or ClipParams()
+        self.params = params or defaults.DEMO.clip
         self.fps = self.params.fps
         self.description = f"astronaut clip ({self.params.frames} frames, {self.params.width}x{self.params.height})"
         self._photo = np.ascontiguousarray(data.astronaut()[:, :, ::-1])  # RGB -> BGR
@@ -225,7 +215,7 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def open_source(spec: str | int, clip: ClipParams | None = None) -> FrameSource:
+def open_source(spec: str | int, clip: ClipSection | None = None) -> FrameSource:
     """`0`, `1`, ...: a webcam; `astronaut`: the default clip; a folder: its images; an image file;
     any other file: a video."""
     text = str(spec).strip()

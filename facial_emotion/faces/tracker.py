@@ -12,26 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..params import defaults
+from ..params.demo import TrackerSection
 from .boxes import iou
-
-
-@dataclass(frozen=True)
-class TrackerParams:
-    """params.yaml `demo.tracker`, checked by the params schema (params/demo.py TrackerSection)."""
-
-    iou_threshold: float = 0.3  # a detection continues a track when their boxes overlap at least this much
-    smoothing: str = "ema"      # ema (exponential moving average) | window (mean of the last `window` frames)
-    alpha: float = 0.5          # EMA weight of the newest frame (1.0 = no smoothing)
-    window: int = 5
-    hold_frames: int = 3        # frames a new emotion must lead before the label changes
-    min_hits: int = 3           # consecutive detections before a new face is shown (drops one-frame false alarms)
-    max_missed: int = 10        # frames a face may go undetected before its track ends
 
 
 class ProbabilitySmoother:
     """Per-face smoothing of class probabilities: EMA, or the mean over a sliding window."""
 
-    def __init__(self, params: TrackerParams) -> None:
+    def __init__(self, params: TrackerSection) -> None:
         self.params = params
         self._ema: np.ndarray | None = None
         self._recent: deque[np.ndarray] = deque(maxlen=int(params.window))
@@ -108,8 +97,9 @@ class _Track:
 class FaceTracker:
     """Greedy IoU matching of this frame's detections to the faces already followed."""
 
-    def __init__(self, params: TrackerParams | None = None) -> None:
-        self.params = params or TrackerParams()
+    def __init__(self, params: TrackerSection | None = None) -> None:
+        """`params`: params.yaml's `demo.tracker` (None: the defaults)."""
+        self.params = params or defaults.DEMO.tracker
         self._tracks: list[_Track] = []
         self._next_id = 1
 

@@ -13,13 +13,13 @@ from typing import Any
 from collections.abc import Iterable
 
 from ..paths import PARAMS_FILE
-from .load import read_params, read_yaml, validate
+from .load import read_params, read_yaml, validate, with_changes
 from .messages import ParamsError
 from .schema import Params
 from .view import ALL, StageParams, UndeclaredParamError
 
 __all__ = ["ALL", "Params", "ParamsError", "StageParams", "UndeclaredParamError", "read_params", "flatten",
-           "load_params", "read_yaml", "validate"]
+           "load_params", "read_yaml", "validate", "with_changes"]
 
 
 def load_params(reads: Iterable[str] = (ALL,), path: str | Path = PARAMS_FILE, **item: str) -> StageParams:

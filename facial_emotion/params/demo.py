@@ -10,6 +10,7 @@ from .messages import ALIGN_NEEDS_LANDMARKS, MIN_SIZE_PAIR
 from .base import Count, Name, NonNegative, Positive, Rate, Section, rule
 
 Unit = Annotated[float, Field(gt=0, le=1)]  # above 0, up to and including 1
+MB = 1024 * 1024
 
 
 class ClipSection(Section):
@@ -133,6 +134,9 @@ class DemoSection(Section):
 
 
 class ServeSection(Section):
+    """The web service's limits, in the units params.yaml writes them; the properties give the
+    bytes and pixels the service compares against."""
+
     host: Name
     port: Annotated[int, Field(ge=0, le=65535)]
     max_upload_mb: Positive
@@ -146,3 +150,19 @@ class ServeSection(Section):
     min_upload_kbps: Positive
     max_connections: Count
     max_header_kb: Count
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.max_megapixels * 1e6)
+
+    @property
+    def max_decoded_pixels(self) -> int:
+        return int(self.max_decoded_megapixels * 1e6)
+
+    @property
+    def min_upload_bytes_per_s(self) -> float:
+        return self.min_upload_kbps * 1024

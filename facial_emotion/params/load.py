@@ -10,10 +10,10 @@ import copy
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..paths import PARAMS_FILE
 from .deprecations import upgrade
@@ -23,6 +23,8 @@ from .schema import VARIANT_NAMES, Params
 from .training import ACTIVATIONS, BALANCES
 
 log = logging.getLogger("facial_emotion.params")
+
+SectionT = TypeVar("SectionT", bound=BaseModel)
 
 
 class _Loader(yaml.SafeLoader):
@@ -74,6 +76,19 @@ def validate(raw: dict[str, Any]) -> tuple[Params, list[str]]:
         return Params.model_validate(raw), notes
     except ValidationError as exc:
         raise ParamsError(first_problem(exc, Params)) from None
+
+
+def with_changes(section: SectionT, at: str, **changes: Any) -> SectionT:
+    """`section` (params.yaml's `at`, a dotted key) with command-line values on top, checked by the
+    same schema, so an option breaks the rule its key would, in the same line (`<at>.<key>`).
+    None values (options not given) are left out."""
+    given = {key: value for key, value in changes.items() if value is not None}
+    if not given:
+        return section
+    try:
+        return type(section).model_validate({**dict(section), **given})
+    except ValidationError as exc:
+        raise ParamsError(first_problem(exc, type(section), tuple(at.split(".")))) from None
 
 
 def _merged_variants(raw: dict[str, Any]) -> Any:

@@ -64,8 +64,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(choices)}"
 
 
-def first_problem(exc: ValidationError, root: type[BaseModel]) -> str:
-    """The one line for a failed validation of the whole file (`root` is its schema)."""
+def first_problem(exc: ValidationError, root: type[BaseModel], at: tuple[str, ...] = ()) -> str:
+    """The one line for a failed validation of the whole file (`root` is its schema), or of the
+    section found at the dotted key `at` (`root` is then that section's schema)."""
     groups: dict[tuple, list[dict]] = {}
     for error in exc.errors(include_url=False):
         loc, model = _field_path(root, error["loc"])
@@ -76,7 +77,7 @@ def first_problem(exc: ValidationError, root: type[BaseModel]) -> str:
     loc, errors = next(iter(groups.items()))
     more = len(groups) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return params_line(loc, _describe(loc, errors)) + tail
+    return params_line((*at, *loc), _describe(loc, errors)) + tail
 
 
 def _describe(loc: tuple, errors: list[dict]) -> str:

@@ -25,10 +25,11 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..faces.emotion_classifier import EmotionClassifier
 from ..labels import EMOTIONS
+from ..params import defaults
+from ..params.demo import DetectorParams, ServeSection
 from .errors import ServiceBusy, UploadRejected, UploadTooLarge
 from .gate import DecodeGate
 from .predict import EmotionService, public_uri
-from .settings import ServeSettings
 from .upload import RequestBody, check_declared_length, read_upload
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,12 @@ def _form_bool(name: str, value: str) -> bool:
     raise UploadRejected(f"form field {name!r}: expected true or false, not {value[:40]!r}")
 
 
-def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = None) -> FastAPI:
-    settings = settings or ServeSettings()
-    service = EmotionService(classifier, settings)
+def create_app(classifier: EmotionClassifier, serve: ServeSection | None = None,
+               detector: DetectorParams | None = None) -> FastAPI:
+    """`serve`: params.yaml's `serve:` section, `detector` its `demo.detector` (None: the defaults)."""
+    serve = serve or defaults.SERVE
+    detector = detector or defaults.DEMO.detector
+    service = EmotionService(classifier, serve, detector)
     app = FastAPI(
         title="Facial emotion",
         version=__version__,
@@ -119,7 +123,7 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
                     f"({', '.join(classifier.classes or EMOTIONS)}). Model: `{public_uri(classifier.uri)}`.",
     )
     app.state.service = service
-    app.state.gate = gate = DecodeGate(settings.concurrent_decodes, settings.max_queue)
+    app.state.gate = gate = DecodeGate(serve.concurrent_decodes, serve.max_queue)
 
     @app.middleware("http")
     async def page_headers(request: Request, call_next):
@@ -162,16 +166,16 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
             "model": service.model,
             "labels": list(classifier.classes or ()),
             "runtime": classifier.runtime,
-            "max_upload_mb": settings.max_upload_mb,
-            "max_megapixels": settings.max_megapixels,
-            "max_decoded_megapixels": settings.max_decoded_megapixels,
-            "body_timeout_s": settings.body_timeout_s,
-            "min_upload_kbps": settings.min_upload_kbps,
+            "max_upload_mb": serve.max_upload_mb,
+            "max_megapixels": serve.max_megapixels,
+            "max_decoded_megapixels": serve.max_decoded_megapixels,
+            "body_timeout_s": serve.body_timeout_s,
+            "min_upload_kbps": serve.min_upload_kbps,
             "queue": gate.state(),
             "refused": {str(status): count for status, count in sorted(gate.refused.items())},
-            "max_side": settings.max_side,
-            "whole_image_fallback": settings.whole_image_fallback,
-            "detector": {"kind": settings.detector.kind, "align": settings.detector.align},
+            "max_side": serve.max_side,
+            "whole_image_fallback": serve.whole_image_fallback,
+            "detector": {"kind": detector.kind, "align": detector.align},
         }
 
     problems = {408: "upload too slow", 413: "upload or image too large", 415: "not an image",
@@ -185,10 +189,10 @@ def create_app(classifier: EmotionClassifier, settings: ServeSettings | None = N
         whole_image: bool | None = Query(
             None, description="when no face is found, classify the whole image as one face (for 48x48 face "
                               "crops); default: serve.whole_image_fallback "
-                              f"({str(settings.whole_image_fallback).lower()})"),
+                              f"({str(serve.whole_image_fallback).lower()})"),
     ) -> dict:
-        limit = settings.max_upload_bytes
-        body = RequestBody(request.receive, settings.body_timeout_s, settings.min_upload_bytes_per_s)
+        limit = serve.max_upload_bytes
+        body = RequestBody(request.receive, serve.body_timeout_s, serve.min_upload_bytes_per_s)
         declared = request.headers.get("content-length")
         try:
             check_declared_length(declared, limit)

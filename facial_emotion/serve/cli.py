@@ -9,18 +9,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..faces.startup import load_model, read_app_params
+from ..params import with_changes
+from ..params.demo import ServeSection
 from ..paths import PARAMS_FILE
-from .settings import ServeSettings
-
-if TYPE_CHECKING:
-    from ..params import Params
 
 log = logging.getLogger(__name__)
-
-DEFAULT_REGISTERED_MODEL = "facial-emotion"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,14 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def settings_from_args(args: argparse.Namespace) -> tuple[ServeSettings, Params | None]:
-    from ..params import read_params
-
-    params = read_params(args.params) if Path(args.params).exists() else None
-    settings = ServeSettings.from_params(params).replace(
-        host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_megapixels=args.max_megapixels,
-        max_side=args.max_side, whole_image_fallback=args.whole_image_fallback)
-    return settings, params
+def serve_section(serve: ServeSection, args: argparse.Namespace) -> ServeSection:
+    """params.yaml's `serve:` with the options given on top, checked by the same schema."""
+    return with_changes(serve, "serve", host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+                        max_megapixels=args.max_megapixels, max_side=args.max_side,
+                        whole_image_fallback=args.whole_image_fallback)
 
 
 def _is_loopback(host: str) -> bool:
@@ -68,27 +60,20 @@ def _is_loopback(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings, params = settings_from_args(args)
-    registered = params.registry.model_name if params else DEFAULT_REGISTERED_MODEL
-    if not _is_loopback(settings.host):
-        log.warning("binding %s: the service is reachable from other machines and has no authentication", settings.host)
+    params = read_app_params(args.params)
+    serve = serve_section(params.serve, args)
+    if not _is_loopback(serve.host):
+        log.warning("binding %s: the service is reachable from other machines and has no authentication", serve.host)
 
-    from ..faces.classifier import load_classifier, load_default_classifier
-
-    if not (args.model or "").endswith((".keras", ".onnx")):
-        from .. import tracking
-
-        tracking.configure(params.mlflow.experiment if params else tracking.DEFAULT_EXPERIMENT)
-    classifier = load_classifier(args.model) if args.model else load_default_classifier(registered)
-    model_uri = classifier.uri
+    classifier = load_model(args.model, params)
 
     import uvicorn
 
     from .app import create_app
 
-    app = create_app(classifier, settings)
-    log.info("serving %s (version %s) on http://%s:%d", model_uri, classifier.version or "-", settings.host,
-             settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, server_header=False,
-                limit_concurrency=settings.max_connections, timeout_keep_alive=5,
-                h11_max_incomplete_event_size=settings.max_header_kb * 1024)
+    app = create_app(classifier, serve, params.demo.detector)
+    log.info("serving %s (version %s) on http://%s:%d", classifier.uri, classifier.version or "-", serve.host,
+             serve.port)
+    uvicorn.run(app, host=serve.host, port=serve.port, log_level=args.log_level, server_header=False,
+                limit_concurrency=serve.max_connections, timeout_keep_alive=5,
+                h11_max_incomplete_event_size=serve.max_header_kb * 1024)

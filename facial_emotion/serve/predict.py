@@ -21,8 +21,8 @@ from ..faces.crops import crop_faces
 from ..faces.detect import create_detector
 from ..faces.uncertain import is_uncertain
 from ..labels import IMAGE_SIZE
+from ..params.demo import DetectorParams, ServeSection
 from .images import PreparedImage, prepare_image
-from .settings import ServeSettings
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: C:/ is a Windows path
@@ -54,19 +54,19 @@ def model_identity(classifier: EmotionClassifier) -> dict[str, str | None]:
 
 
 class EmotionService:
-    def __init__(self, classifier: EmotionClassifier, settings: ServeSettings) -> None:
+    def __init__(self, classifier: EmotionClassifier, serve: ServeSection, detector: DetectorParams) -> None:
+        """`serve`: params.yaml's `serve:` section; `detector`: its `demo.detector` (the demo's own)."""
         self.classifier = classifier
-        self.settings = settings
-        self.detector = create_detector(settings.detector)
+        self.serve = serve
+        self.detector = create_detector(detector)
         self.model = model_identity(classifier)
         self._detect_lock = threading.Lock()
         self._classify_lock = threading.Lock()
 
     def predict(self, data: bytes, whole_image: bool | None = None) -> dict[str, Any]:
         """The API's answer for one uploaded image (see app.Prediction for the schema)."""
-        fallback = self.settings.whole_image_fallback if whole_image is None else whole_image
-        image = prepare_image(data, self.settings.max_pixels, self.settings.max_side,
-                              self.settings.max_decoded_pixels)
+        fallback = self.serve.whole_image_fallback if whole_image is None else whole_image
+        image = prepare_image(data, self.serve.max_pixels, self.serve.max_side, self.serve.max_decoded_pixels)
         with self._detect_lock:
             faces = self.detector.detect(image.bgr, still=True)
         used_whole_image = fallback and len(faces) == 0

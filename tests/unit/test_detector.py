@@ -78,10 +78,9 @@ def test_yunet_boxes_faces_and_only_faces_on_real_photos(photos):
 def test_the_photo_path_on_the_whole_enlarged_set(photos):
     """params.yaml's photo path (second look, turned scans) on every labelled photo; margins under
     the figures measured by benchmarks/face_detection.py (docs/detector.md)."""
-    from facial_emotion.faces.demo import settings_from_file
+    from facial_emotion.faces.startup import read_app_params
 
-    settings, _ = settings_from_file(REPO / "params.yaml")
-    detector = create_detector(settings.detector)
+    detector = create_detector(read_app_params(REPO / "params.yaml").demo.detector)
     parts = {"original": Score(), "added": Score()}
     found = []
     for photo in photos:
@@ -286,14 +285,14 @@ def test_the_params_choose_the_detector(tmp_path):
     assert isinstance(create_detector(DetectorParams()), YuNetDetector)
     import yaml
 
-    from facial_emotion.faces.demo import settings_from_file
+    from facial_emotion.faces.startup import read_app_params
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["demo"]["detector"]["kind"] == "yunet"  # the default, documented in docs/detector.md
     params["demo"]["detector"].update(kind="haar", align=False)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    settings, _ = settings_from_file(tmp_path / "params.yaml")
-    assert settings.detector.kind == "haar" and settings.detector.haar.min_neighbors == 5
+    detector = read_app_params(tmp_path / "params.yaml").demo.detector
+    assert detector.kind == "haar" and detector.haar.min_neighbors == 5
 
 
 def _constant_classifier():
@@ -304,15 +303,16 @@ def _constant_classifier():
 
 @pytest.mark.parametrize("kind", ["yunet", "haar"])
 def test_the_demo_uses_the_configured_detector(tmp_path, kind):
-    from facial_emotion.faces.demo import DemoSettings, run_demo
+    from facial_emotion.faces.demo import run_demo
     from facial_emotion.faces.sources import open_source
+    from facial_emotion.params import defaults
 
     photo = tmp_path / "photos" / "suit.jpg"
     photo.parent.mkdir()
     # Haar boxes this suit and tie as a face; YuNet does not (tests/assets/faces, facerec-alex-lacamoire1.jpg).
     cv2.imwrite(str(photo), cv2.imread(str(PHOTOS / "facerec-alex-lacamoire1.jpg")))
-    settings = DemoSettings(detector=DetectorParams(kind=kind, align=kind == "yunet"))
-    summary = run_demo(open_source(photo.parent, settings.clip), _constant_classifier(), settings, tmp_path / "out")
+    demo = defaults.DEMO.model_copy(update={"detector": DetectorParams(kind=kind, align=kind == "yunet")})
+    summary = run_demo(open_source(photo.parent, demo.clip), _constant_classifier(), demo, tmp_path / "out")
     assert summary["detector"] == kind and summary["aligned"] == (kind == "yunet")
     assert summary["face_detections"] == (1 if kind == "yunet" else 2)
 
@@ -320,14 +320,13 @@ def test_the_demo_uses_the_configured_detector(tmp_path, kind):
 @pytest.mark.parametrize("kind", ["yunet", "haar"])
 def test_the_service_uses_the_configured_detector(kind):
     from facial_emotion.serve.predict import EmotionService
-    from facial_emotion.serve.settings import ServeSettings
 
     from facial_emotion.params.load import read_yaml, validate
 
     raw = read_yaml(REPO / "params.yaml")
     raw["demo"]["detector"].update(kind=kind, align=kind == "yunet")
-    settings = ServeSettings.from_params(validate(raw)[0])
-    service = EmotionService(_constant_classifier(), settings)
+    params = validate(raw)[0]
+    service = EmotionService(_constant_classifier(), params.serve, params.demo.detector)
     assert isinstance(service.detector, YuNetDetector if kind == "yunet" else HaarDetector)
     ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(PHOTOS / "facerec-alex-lacamoire1.jpg")))
     faces = service.predict(jpeg.tobytes())["faces"]

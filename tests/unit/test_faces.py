@@ -20,9 +20,9 @@ from facial_emotion.faces.detect import create_detector
 from facial_emotion.faces.detections import DetectorError, Detections
 from facial_emotion.faces.images import to_gray
 from facial_emotion.faces.render import COLOURS, captioned_crop, draw_frame, make_grid
-from facial_emotion.faces.sources import AstronautClip, ClipParams, SourceError, open_source
+from facial_emotion.faces.sources import AstronautClip, SourceError, open_source
 from facial_emotion.faces.tracker import FaceState
-from facial_emotion.params import ParamsError
+from facial_emotion.params import ParamsError, defaults
 from facial_emotion.params.demo import CropParams, DetectorParams
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,7 +124,7 @@ def test_bad_detector_params_are_one_line_errors_from_the_schema(detector, messa
 
 
 def test_astronaut_clip_moves_a_real_face_about_at_640x480():
-    clip = AstronautClip(ClipParams(frames=20))
+    clip = AstronautClip(defaults.DEMO.clip.model_copy(update={"frames": 20}))
     frames = list(clip)
     assert len(frames) == 20 and frames[0].image.shape == (480, 640, 3) and frames[0].image.dtype == np.uint8
     assert not np.array_equal(frames[0].image, frames[5].image)

@@ -161,6 +161,15 @@ def test_old_names_work_for_one_release_with_a_warning(base):
     assert any("cnn.architecture: 'seed' is now called 'study1'" in note for note in notes)
 
 
+def test_the_defaults_without_a_params_file_are_the_files_values(base):
+    """The demo and the service run without params.yaml on params/defaults.py: the same values."""
+    from facial_emotion.params import defaults
+
+    params, _ = validate(base)
+    assert (defaults.SEED, defaults.REGISTRY) == (params.seed, params.registry)
+    assert (defaults.DEMO, defaults.SERVE) == (params.demo, params.serve)
+
+
 def test_stage_params_give_the_declared_keys_only(base):
     params, _ = validate(base)
     view = StageParams(params, ["seed", "mlflow.experiment", "variants.cnn-none-relu"])

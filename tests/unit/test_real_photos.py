@@ -77,11 +77,11 @@ def test_the_shipped_model_scores_on_the_labelled_real_photos_as_measured():
     so a face path that feeds the model anything but faces fails."""
     from facial_emotion import pretrained
     from facial_emotion.faces.classifier import load_classifier
-    from facial_emotion.faces.demo import settings_from_file
     from facial_emotion.faces.detect import create_detector
+    from facial_emotion.faces.startup import read_app_params
 
-    settings, _ = settings_from_file(Path(__file__).resolve().parents[2] / "params.yaml")
-    crops = collect_crops(load_emotions(PHOTOS), create_detector(settings.detector), PHOTOS, behaviour=False)
+    detector = read_app_params(Path(__file__).resolve().parents[2] / "params.yaml").demo.detector
+    crops = collect_crops(load_emotions(PHOTOS), create_detector(detector), PHOTOS, behaviour=False)
     result = score(load_classifier(str(pretrained.ONNX_FILE)), crops)
     bar = SHIPPED_ACCURACY - MARGIN
     assert majority_baseline(crops)["accuracy"] < bar

@@ -61,12 +61,13 @@ def test_same_faces_and_top_classes_as_the_demo_path(recognizer):
     from facial_emotion.faces.detect import create_detector
     from facial_emotion.params.demo import DetectorParams
     from facial_emotion.faces.sources import read_image
-    from facial_emotion.faces.tracker import FaceTracker, TrackerParams
+    from facial_emotion.faces.tracker import FaceTracker
+    from facial_emotion.params import defaults
 
     keras_model = load_classifier(str(pretrained.MODEL_FILE))
     assert keras_model.runtime == "keras predict_on_batch"
-    demo = FrameAnalyzer(create_detector(DetectorParams()), keras_model, FaceTracker(TrackerParams(min_hits=1)),
-                         still=True)  # the demo's photo path
+    tracker = FaceTracker(defaults.DEMO.tracker.model_copy(update={"min_hits": 1}))
+    demo = FrameAnalyzer(create_detector(DetectorParams()), keras_model, tracker, still=True)  # the demo's photo path
     compared = 0
     for name in NAMES:
         demo.reset()

@@ -16,11 +16,11 @@ import pytest
 
 from facial_emotion.faces.emotion_classifier import EmotionClassifier
 from facial_emotion.labels import EMOTIONS, NUM_CLASSES
-from facial_emotion.params import ParamsError, read_yaml, validate
+from facial_emotion.params import ParamsError, defaults, read_yaml, validate
 from facial_emotion.serve.errors import UnreadableUpload, UnsupportedMediaType, UploadTooLarge
 from facial_emotion.serve.images import prepare_image, sniff_format
+from facial_emotion.serve.cli import parse_args, serve_section
 from facial_emotion.serve.predict import model_identity
-from facial_emotion.serve.settings import ServeSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,16 +91,23 @@ def test_big_images_are_shrunk_to_max_side():
     assert small.scale == 1.0 and small.gray.shape == (48, 48)
 
 
-def test_settings_from_params_reuse_the_demo_detector():
+def test_settings_from_params_reuse_the_demo_detector(tmp_path):
+    import yaml
+
+    from facial_emotion.faces.startup import read_app_params
+
     raw = read_yaml(REPO / "params.yaml")
     raw["serve"].update(port=9000, max_upload_mb=2)
     raw["demo"]["detector"]["haar"]["scale_factor"] = 1.3
-    settings = ServeSettings.from_params(validate(raw)[0])
-    assert settings.port == 9000 and settings.max_upload_bytes == 2 * 1024 * 1024
-    assert settings.detector.haar.scale_factor == 1.3 and settings.host == "127.0.0.1"
-    assert settings.detector.kind == "yunet"  # the default detector
-    assert settings.replace(port=None, max_side=800).max_side == 800
-    assert ServeSettings.from_params(None) == ServeSettings()  # no params.yaml: the defaults
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    app = read_app_params(tmp_path / "params.yaml")
+    assert app.serve.port == 9000 and app.serve.max_upload_bytes == 2 * 1024 * 1024
+    assert app.demo.detector.haar.scale_factor == 1.3 and app.serve.host == "127.0.0.1"
+    assert app.demo.detector.kind == "yunet"  # the default detector
+    assert serve_section(app.serve, parse_args(["--max-side", "800"])) == app.serve.model_copy(update={"max_side": 800})
+    assert serve_section(app.serve, parse_args([])) is app.serve  # no option given: params.yaml's section
+    absent = read_app_params(tmp_path / "absent.yaml")  # no params.yaml: the defaults
+    assert (absent.serve, absent.demo.detector) == (defaults.SERVE, defaults.DEMO.detector)
 
 
 @pytest.mark.parametrize("serve, words", [({"max_uplod_mb": 1}, "serve.max_uplod_mb: unknown key .*'max_upload_mb'"),
@@ -114,11 +121,14 @@ def test_bad_settings_name_the_field(serve, words):
         validate(raw)
 
 
-@pytest.mark.parametrize("change, words", [({"port": 70000}, "serve.port: must be 0-65535"),
-                                           ({"max_side": 10}, "serve.max_side: must be >= 48")])
-def test_command_line_overrides_are_checked_too(change, words):
-    with pytest.raises(ParamsError, match=words):
-        ServeSettings().replace(**change)
+@pytest.mark.parametrize("options, line", [(["--port", "70000"], "params.yaml serve.port: got 70000, must be <= 65535"),
+                                           (["--max-side", "10"], "params.yaml serve.max_side: got 10, must be >= 48"),
+                                           (["--host", ""], 'params.yaml serve.host: got "", must not be empty')])
+def test_command_line_overrides_are_checked_too(options, line):
+    """By the params schema, in the line a bad params.yaml value gives."""
+    with pytest.raises(ParamsError) as error:
+        serve_section(defaults.SERVE, parse_args(options))
+    assert str(error.value) == line
 
 
 @pytest.mark.parametrize("uri, version, expected", [
@@ -168,7 +178,7 @@ def client():
     from facial_emotion.serve.app import create_app
 
     classifier = EmotionClassifier(_softmax_of_mean, "models:/facial-emotion@champion", "7")
-    return _InProcess(create_app(classifier, ServeSettings(max_upload_mb=0.5)))
+    return _InProcess(create_app(classifier, defaults.SERVE.model_copy(update={"max_upload_mb": 0.5})))
 
 
 def test_app_answers_whole_image_in_process(client):

@@ -73,7 +73,6 @@ def test_no_champion_means_the_shipped_model_said_in_health(tmp_path, monkeypatc
     from facial_emotion import tracking
     from facial_emotion.faces.classifier import load_default_classifier
     from facial_emotion.serve.app import create_app
-    from facial_emotion.serve.settings import ServeSettings
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
@@ -83,7 +82,7 @@ def test_no_champion_means_the_shipped_model_said_in_health(tmp_path, monkeypatc
     assert "using the pretrained model shipped with the package" in caplog.text
 
     async def health():
-        transport = httpx.ASGITransport(app=create_app(classifier, ServeSettings()))
+        transport = httpx.ASGITransport(app=create_app(classifier))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return (await client.get("/health")).json()
 

@@ -10,13 +10,18 @@ import pytest
 from facial_emotion.faces.boxes import iou
 from facial_emotion.faces.outputs import Timeline
 from facial_emotion.faces.sources import Frame
-from facial_emotion.faces.tracker import FaceTracker, LabelHysteresis, ProbabilitySmoother, TrackerParams
+from facial_emotion.faces.tracker import FaceTracker, LabelHysteresis, ProbabilitySmoother
 from facial_emotion.labels import EMOTIONS
-from facial_emotion.params import ParamsError
+from facial_emotion.params import ParamsError, defaults, with_changes
 
 REPO = Path(__file__).resolve().parents[2]
 
 HAPPY, SAD, ANGER = EMOTIONS.index("happiness"), EMOTIONS.index("sadness"), EMOTIONS.index("anger")
+
+
+def tracker_params(**changes):
+    """params.yaml's `demo.tracker` defaults with `changes`, checked by the schema."""
+    return with_changes(defaults.DEMO.tracker, "demo.tracker", **changes)
 
 
 def onehot(label: int, confidence: float = 0.9) -> np.ndarray:
@@ -39,11 +44,11 @@ def test_iou_of_identical_disjoint_and_half_overlapping_boxes():
 
 
 def test_ema_and_window_smoothing():
-    ema = ProbabilitySmoother(TrackerParams(alpha=0.5))
+    ema = ProbabilitySmoother(tracker_params(alpha=0.5))
     assert np.allclose(ema.update([1.0, 0.0]), [1.0, 0.0])
     assert np.allclose(ema.update([0.0, 1.0]), [0.5, 0.5])
     assert np.allclose(ema.update([0.0, 1.0]), [0.25, 0.75])
-    window = ProbabilitySmoother(TrackerParams(smoothing="window", window=2))
+    window = ProbabilitySmoother(tracker_params(smoothing="window", window=2))
     window.update([1.0, 0.0])
     window.update([0.0, 1.0])
     assert np.allclose(window.update([0.0, 1.0]), [0.0, 1.0])  # the first frame has left the window
@@ -66,7 +71,7 @@ def test_a_leader_that_switches_restarts_the_count():
 
 
 def test_one_frame_flicker_does_not_change_the_smoothed_label():
-    tracker = FaceTracker(TrackerParams(min_hits=1, hold_frames=3, alpha=0.5))
+    tracker = FaceTracker(tracker_params(min_hits=1, hold_frames=3, alpha=0.5))
     shown = run_labels(tracker, (100, 100, 80, 80), [HAPPY] * 5 + [SAD] + [HAPPY] * 5)
     assert shown == [HAPPY] * 11
 
@@ -74,7 +79,7 @@ def test_one_frame_flicker_does_not_change_the_smoothed_label():
 @pytest.mark.parametrize("smoothing", ["ema", "window"])
 def test_held_change_takes_effect_after_hold_frames_and_not_before(smoothing):
     hold = 4
-    tracker = FaceTracker(TrackerParams(min_hits=1, hold_frames=hold, smoothing=smoothing, alpha=0.5, window=3))
+    tracker = FaceTracker(tracker_params(min_hits=1, hold_frames=hold, smoothing=smoothing, alpha=0.5, window=3))
     shown = run_labels(tracker, (100, 100, 80, 80), [HAPPY] * 5 + [SAD] * 12)
     first_sad = shown.index(SAD)
     assert first_sad >= 5 + hold - 1  # the raw change began at frame 5; at least `hold` frames later
@@ -83,13 +88,13 @@ def test_held_change_takes_effect_after_hold_frames_and_not_before(smoothing):
 
 
 def test_without_smoothing_the_change_lands_on_the_nth_frame():
-    tracker = FaceTracker(TrackerParams(min_hits=1, hold_frames=3, alpha=1.0))
+    tracker = FaceTracker(tracker_params(min_hits=1, hold_frames=3, alpha=1.0))
     shown = run_labels(tracker, (10, 10, 50, 50), [HAPPY, HAPPY, SAD, SAD, SAD, SAD])
     assert shown == [HAPPY, HAPPY, HAPPY, HAPPY, SAD, SAD]
 
 
 def test_two_faces_keep_their_own_tracks_and_labels_while_moving():
-    tracker = FaceTracker(TrackerParams(min_hits=1, hold_frames=2))
+    tracker = FaceTracker(tracker_params(min_hits=1, hold_frames=2))
     seen: dict[int, set[int]] = {}
     for t in range(12):
         left, right = [40 + 3 * t, 100, 90, 90], [400 - 3 * t, 120, 100, 100]
@@ -105,7 +110,7 @@ def test_two_faces_keep_their_own_tracks_and_labels_while_moving():
 
 
 def test_a_one_frame_false_alarm_is_never_shown_and_uses_no_id():
-    tracker = FaceTracker(TrackerParams(min_hits=3))
+    tracker = FaceTracker(tracker_params(min_hits=3))
     face = np.array([[100, 100, 80, 80]])
     false_alarm = np.array([[400, 300, 60, 60]])
     assert tracker.update(np.concatenate([face, false_alarm]), np.stack([onehot(HAPPY), onehot(SAD)])) == []
@@ -116,7 +121,7 @@ def test_a_one_frame_false_alarm_is_never_shown_and_uses_no_id():
 
 
 def test_a_face_missed_for_a_few_frames_keeps_its_id_then_its_track_ends():
-    tracker = FaceTracker(TrackerParams(min_hits=1, max_missed=2))
+    tracker = FaceTracker(tracker_params(min_hits=1, max_missed=2))
     face = np.array([[100, 100, 80, 80]])
     assert tracker.update(face, onehot(HAPPY)[None])[0].track_id == 1
     tracker.update(np.zeros((0, 4)), np.zeros((0, 7)))
@@ -144,23 +149,33 @@ def test_unknown_or_bad_tracker_params_are_one_line_errors(tracker, message):
     assert "\n" not in str(error.value)
 
 
-def test_demo_settings_come_from_the_validated_section():
-    from facial_emotion.faces.demo import DemoSettings
-    from facial_emotion.params import read_yaml, validate
+def test_the_demo_reads_the_validated_section_and_defaults_without_a_file(tmp_path):
+    import yaml
+
+    from facial_emotion.faces.startup import read_app_params
+    from facial_emotion.params import read_yaml
 
     raw = read_yaml(REPO / "params.yaml")
     raw["demo"]["tracker"]["hold_frames"] = 7
     raw["demo"]["clip"]["frames"] = 11
     raw["demo"]["grid"]["columns"] = 3
-    params = validate(raw)[0]
-    settings = DemoSettings.from_section(params.demo, params.seed)
-    assert (settings.tracker.hold_frames, settings.clip.frames, settings.grid_columns) == (7, 11, 3)
-    assert settings.detector == params.demo.detector and settings.seed == params.seed
-    assert DemoSettings.from_section(None) == DemoSettings()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    app = read_app_params(tmp_path / "params.yaml")
+    assert (app.demo.tracker.hold_frames, app.demo.clip.frames, app.demo.grid.columns) == (7, 11, 3)
+    assert app.seed == raw["seed"] and app.registered_model == raw["registry"]["model_name"]
+    absent = read_app_params(tmp_path / "absent.yaml")
+    assert absent.demo == defaults.DEMO and absent.seed == defaults.SEED and absent.experiment is None
+
+
+def test_a_command_line_change_is_checked_by_the_schema():
+    with pytest.raises(ParamsError, match=r"^params\.yaml demo\.max_frames: got 0, must be >= 1$"):
+        with_changes(defaults.DEMO, "demo", max_frames=0)
+    assert with_changes(defaults.DEMO, "demo", max_frames=None) is defaults.DEMO  # an option not given
+    assert with_changes(defaults.DEMO, "demo", max_frames=5).max_frames == 5
 
 
 def test_timeline_has_one_segment_per_steady_label_with_start_and_end():
-    tracker, timeline = FaceTracker(TrackerParams(min_hits=1, hold_frames=2, alpha=1.0)), Timeline()
+    tracker, timeline = FaceTracker(tracker_params(min_hits=1, hold_frames=2, alpha=1.0)), Timeline()
     for i, label in enumerate([HAPPY] * 4 + [SAD] * 4):
         timeline.add(Frame(i, np.zeros((1, 1, 3), np.uint8), i / 10, f"frame {i}"),
                      tracker.update(np.array([[10, 10, 50, 50]]), onehot(label)[None]))

@@ -13,8 +13,9 @@ from facial_emotion.faces.analyzer import FrameAnalyzer
 from facial_emotion.faces.emotion_classifier import EmotionClassifier
 from facial_emotion.faces.detect import create_detector
 from facial_emotion.faces.render import label_text
-from facial_emotion.faces.tracker import FaceTracker, TrackerParams
+from facial_emotion.faces.tracker import FaceTracker
 from facial_emotion.faces.uncertain import is_uncertain
+from facial_emotion.params import defaults
 from facial_emotion.params.demo import DetectorParams
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,8 +34,8 @@ def shipped():
 
 
 def _analyze(classifier, name: str):
-    analyzer = FrameAnalyzer(create_detector(DetectorParams()), classifier, FaceTracker(TrackerParams(min_hits=1)),
-                             still=True)
+    tracker = FaceTracker(defaults.DEMO.tracker.model_copy(update={"min_hits": 1}))
+    analyzer = FrameAnalyzer(create_detector(DetectorParams()), classifier, tracker, still=True)
     return analyzer.analyze(cv2.imread(str(PHOTOS / name))).states
 
 
@@ -73,9 +74,7 @@ def _sure(crops: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("predict, uncertain", [(_flat, True), (_sure, False)])
 def test_the_service_answer_says_uncertain(predict, uncertain):
     from facial_emotion.serve.predict import EmotionService
-    from facial_emotion.serve.settings import ServeSettings
-
-    service = EmotionService(EmotionClassifier(predict, "stub"), ServeSettings())
+    service = EmotionService(EmotionClassifier(predict, "stub"), defaults.SERVE, defaults.DEMO.detector)
     ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(PHOTOS / "skimage-astronaut.jpg")))
     faces = service.predict(jpeg.tobytes())["faces"]
     assert len(faces) == 1 and faces[0]["uncertain"] is uncertain
