@@ -80,15 +80,15 @@ def validate(raw: dict[str, Any]) -> tuple[Params, list[str]]:
 
 def with_changes(section: SectionT, at: str, **changes: Any) -> SectionT:
     """`section` (params.yaml's `at`, a dotted key) with command-line values on top, checked by the
-    same schema, so an option breaks the rule its key would, in the same line (`<at>.<key>`).
-    None values (options not given) are left out."""
+    same schema, so an option breaks the rule its key would; the line names the option (`--port`)
+    when the value came from one. None values (options not given) are left out."""
     given = {key: value for key, value in changes.items() if value is not None}
     if not given:
         return section
     try:
         return type(section).model_validate({**dict(section), **given})
     except ValidationError as exc:
-        raise ParamsError(first_problem(exc, type(section), tuple(at.split(".")))) from None
+        raise ParamsError(first_problem(exc, type(section), tuple(at.split(".")), options=given)) from None
 
 
 def _merged_variants(raw: dict[str, Any]) -> Any:

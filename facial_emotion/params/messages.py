@@ -64,9 +64,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(choices)}"
 
 
-def first_problem(exc: ValidationError, root: type[BaseModel], at: tuple[str, ...] = ()) -> str:
+def first_problem(exc: ValidationError, root: type[BaseModel], at: tuple[str, ...] = (),
+                  options: Iterable[str] = ()) -> str:
     """The one line for a failed validation of the whole file (`root` is its schema), or of the
-    section found at the dotted key `at` (`root` is then that section's schema)."""
+    section found at the dotted key `at` (`root` is then that section's schema). A key among
+    `options` came from the command line: the line names its option (`--max-side`), not params.yaml."""
     groups: dict[tuple, list[dict]] = {}
     for error in exc.errors(include_url=False):
         loc, model = _field_path(root, error["loc"])
@@ -77,6 +79,8 @@ def first_problem(exc: ValidationError, root: type[BaseModel], at: tuple[str, ..
     loc, errors = next(iter(groups.items()))
     more = len(groups) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    if loc and loc[0] in set(options):
+        return f"--{str(loc[0]).replace('_', '-')}: {_describe(loc, errors)}{tail}"
     return params_line((*at, *loc), _describe(loc, errors)) + tail
 
 

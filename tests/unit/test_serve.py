@@ -121,11 +121,11 @@ def test_bad_settings_name_the_field(serve, words):
         validate(raw)
 
 
-@pytest.mark.parametrize("options, line", [(["--port", "70000"], "params.yaml serve.port: got 70000, must be <= 65535"),
-                                           (["--max-side", "10"], "params.yaml serve.max_side: got 10, must be >= 48"),
-                                           (["--host", ""], 'params.yaml serve.host: got "", must not be empty')])
+@pytest.mark.parametrize("options, line", [(["--port", "70000"], "--port: got 70000, must be <= 65535"),
+                                           (["--max-side", "10"], "--max-side: got 10, must be >= 48"),
+                                           (["--host", ""], '--host: got "", must not be empty')])
 def test_command_line_overrides_are_checked_too(options, line):
-    """By the params schema, in the line a bad params.yaml value gives."""
+    """By the params schema, in a line that names the option the bad value came from."""
     with pytest.raises(ParamsError) as error:
         serve_section(defaults.SERVE, parse_args(options))
     assert str(error.value) == line

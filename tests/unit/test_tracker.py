@@ -168,7 +168,7 @@ def test_the_demo_reads_the_validated_section_and_defaults_without_a_file(tmp_pa
 
 
 def test_a_command_line_change_is_checked_by_the_schema():
-    with pytest.raises(ParamsError, match=r"^params\.yaml demo\.max_frames: got 0, must be >= 1$"):
+    with pytest.raises(ParamsError, match=r"^--max-frames: got 0, must be >= 1$"):
         with_changes(defaults.DEMO, "demo", max_frames=0)
     assert with_changes(defaults.DEMO, "demo", max_frames=None) is defaults.DEMO  # an option not given
     assert with_changes(defaults.DEMO, "demo", max_frames=5).max_frames == 5
