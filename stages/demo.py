@@ -13,6 +13,7 @@ from pathlib import Path
 from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.errors import PipelineError
+from facial_emotion.evaluation.registry import champion_uri
 from facial_emotion.files import read_json
 from facial_emotion.params import load_params
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(PARAMS)
     demo, seed = params.demo, params.seed
     experiment, registered = params.mlflow.experiment, params.registry.model_name
-    model_uri = f"models:/{registered}@champion"
+    model_uri = champion_uri(registered)
     champion = read_champion()
     if champion.get("registered_model") not in (None, registered):
         log.warning("%s names registered model %r, params registry.model_name %r: using the latter",

@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 ALIAS = "champion"
 
 
+def champion_uri(registered_name: str) -> str:
+    """The MLflow URI every consumer loads the champion by: `models:/<registered model>@champion`."""
+    return f"models:/{registered_name}@{ALIAS}"
+
+
 @dataclass
 class Registration:
     name: str
@@ -55,7 +60,7 @@ def register(registered_name: str, model_uri: str, model_fingerprint: str, tags:
     current = current_champion(registered_name)
     if current is not None and current.tags.get("fingerprint") == model_fingerprint:
         log.info("champion unchanged: %s version %s", registered_name, current.version)
-        return Registration(registered_name, str(current.version), False, f"models:/{registered_name}@{ALIAS}")
+        return Registration(registered_name, str(current.version), False, champion_uri(registered_name))
     version = mlflow.register_model(model_uri, registered_name, tags={**tags, "fingerprint": model_fingerprint})
     client = MlflowClient()
     client.set_registered_model_alias(registered_name, ALIAS, version.version)
@@ -66,4 +71,4 @@ def register(registered_name: str, model_uri: str, model_fingerprint: str, tags:
                     "anger, disgust, fear, happiness, sadness, surprise, neutral.",
     )
     log.info("registered %s version %s (alias %s)", registered_name, version.version, ALIAS)
-    return Registration(registered_name, str(version.version), True, f"models:/{registered_name}@{ALIAS}")
+    return Registration(registered_name, str(version.version), True, champion_uri(registered_name))

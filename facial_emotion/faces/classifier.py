@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..evaluation.registry import champion_uri
 from ..labels import class_names
 from .emotion_classifier import EmotionClassifier, ModelLoadError
 
@@ -153,7 +154,7 @@ def load_default_classifier(registered: str) -> EmotionClassifier:
     from .. import pretrained
     from .provenance import data_source, prefer_shipped
 
-    uri = f"models:/{registered}@champion"
+    uri = champion_uri(registered)
     try:
         alias_version(uri)
     except NoChampion:

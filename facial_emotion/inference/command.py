@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..errors import PipelineError
+from ..evaluation.registry import champion_uri
 
 PROG = "facial-emotion"
 EXAMPLES = """examples:
@@ -130,7 +131,7 @@ def resolve_model(spec: str) -> str:
         raise PipelineError("--model champion: no params.yaml here; run it in the project folder, or pass "
                             "models:/<name>@champion with MLFLOW_TRACKING_URI set")
     tracking.configure(params.mlflow.experiment if params else tracking.DEFAULT_EXPERIMENT, root)
-    return f"models:/{params.registry.model_name}@champion" if spec == "champion" else spec
+    return champion_uri(params.registry.model_name) if spec == "champion" else spec
 
 
 def analyze(args: argparse.Namespace) -> int:
