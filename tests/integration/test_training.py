@@ -19,6 +19,8 @@ from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.synthetic import generate_faces
 from facial_emotion.files import write_json
 from facial_emotion.models.baselines import fit_logreg, fit_svm
+from facial_emotion.params.results import LogregSection, SvmSection
+from tests.support.sections import changed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,9 +111,9 @@ def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path
 
 def test_baselines_are_reproducible():
     images, labels, _ = generate_faces(400, seed=2)
-    logreg = {"C": 1.0, "solver": "lbfgs", "max_iter": 50, "tol": 1e-4, "n_jobs": 1}
-    svm = {"method": "exact", "pca_components": 20, "whiten": False, "C": 10.0, "gamma": "scale",
-           "nystroem_components": 100, "calibration_fraction": 0.2}
+    logreg = LogregSection(C=1.0, solver="lbfgs", max_iter=50, tol=1e-4, n_jobs=1, max_train_samples=None)
+    svm = SvmSection(method="exact", pca_components=20, whiten=False, C=10.0, gamma="scale", nystroem_components=100,
+                     calibration_fraction=0.2, max_train_samples=None)
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -119,7 +121,7 @@ def test_baselines_are_reproducible():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", "The least populated class", UserWarning)  # 400 rows: disgust is tiny
-        for fit, cfg in ((fit_logreg, logreg), (fit_svm, svm), (fit_svm, {**svm, "method": "nystroem"})):
+        for fit, cfg in ((fit_logreg, logreg), (fit_svm, svm), (fit_svm, changed(svm, method="nystroem"))):
             a, b = fit(images, labels, cfg, 42), fit(images, labels, cfg, 42)
             pa, pb = a.predict_proba(images[:50, :, :, None]), b.predict_proba(images[:50, :, :, None])
             np.testing.assert_array_equal(pa, pb)
