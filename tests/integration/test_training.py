@@ -91,9 +91,9 @@ def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path
     from facial_emotion.params import read_params
 
     images, labels, _ = generate_faces(100, seed=1)
-    cnn = read_params(REPO / "params.yaml").cnn.model_dump()
-    cnn[architecture].update(overrides)
-    model = build_model(architecture, "elu", cnn, {"flip": True, "rotation": 0.05, "crop": crop}, seed=1)
+    params = read_params(REPO / "params.yaml")
+    cnn = changed(params.cnn, architecture=architecture, **{architecture: overrides})
+    model = build_model(cnn, "elu", changed(params.augmentation, flip=True, rotation=0.05, crop=crop), seed=1)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     before = [w.copy() for w in model.get_weights()]
     model.fit(images[:32, :, :, None], one_hot(labels[:32]), batch_size=32, epochs=1, verbose=0)
@@ -134,11 +134,12 @@ from facial_emotion.data.synthetic import generate_faces
 from facial_emotion.models.architectures import build_model
 from facial_emotion.models.training import fit, set_seeds
 from facial_emotion.params import read_params
-params = read_params().model_dump()
-cfg = dict(params["train"], epochs=2, batch_size=32, deterministic=True)
+params = read_params()
+cfg = params.train.model_copy(update={"epochs": 2, "batch_size": 32, "deterministic": True})
 images, labels, _ = generate_faces(300, seed=4)
 set_seeds(42, True)
-model = build_model("compact", "relu", params["cnn"], {"flip": True}, 42)
+cnn = params.cnn.model_copy(update={"architecture": "compact"})
+model = build_model(cnn, "relu", params.augmentation.model_copy(update={"flip": True}), 42)
 result = fit(model, images[:240], labels[:240], images[240:], labels[240:], cfg)
 print(json.dumps([[r["loss"], r["val_loss"]] for r in result.history]))
 """
