@@ -34,13 +34,14 @@ x, y = ds.images[train], ds.labels[train]
 xv, yv, xt, yt = ds.images[split.val], ds.labels[split.val], ds.images[split.test], ds.labels[split.test]
 from facial_emotion.recipes import recipe_params
 params = recipe_params("cpu")
-cnn = params["cnn"]
+cnn = params.cnn.model_copy(update={{"architecture": "compact"}})
 # The recipe's training, over epochs instead of its time budget, and without EMA (see the docstring).
-cfg = dict(params["train"], epochs={epochs}, lr_schedule="cosine", time_budget_minutes=None, ema_momentum=None)
-cfg["early_stopping"] = dict(cfg["early_stopping"], patience={epochs})
-aug = dict(params["augmentation"], shift=0.0 if {crop} else 0.1, crop={crop})
+stopping = params.train.early_stopping.model_copy(update={{"patience": {epochs}}})
+cfg = params.train.model_copy(update={{"epochs": {epochs}, "lr_schedule": "cosine", "time_budget_minutes": None,
+                                      "ema_momentum": None, "early_stopping": stopping}})
+aug = params.augmentation.model_copy(update={{"shift": 0.0 if {crop} else 0.1, "crop": {crop}}})
 set_seeds(42, False)
-model = architectures.build_model("compact", "relu", cnn, aug, 42)
+model = architectures.build_model(cnn, "relu", aug, 42)
 result = fit(model, x, y, xv, yv, cfg, seed=42)
 seconds = [r["epoch_seconds"] for r in result.history]
 

@@ -37,20 +37,21 @@ from facial_emotion.models.architectures import build_model
 from facial_emotion.models.training import fit, one_hot, set_seeds
 from facial_emotion.params import read_params
 from facial_emotion.recipes import recipe_params
-params = read_params().model_dump()
-cfg = dict(params["train"], epochs={epochs})
+params = read_params()
+cfg = params.train.model_copy(update={{"epochs": {epochs}}})
 n = {images}
 x, y = x[:n], y[:n]
+cnn, aug = params.cnn.model_copy(update={{"architecture": "study1"}}), None
 if {recipe}:  # recipes/cpu.yaml's network, augmentation, batch size and learning rate
     recipe = recipe_params("cpu")
-    params["cnn"], aug = recipe["cnn"], recipe["augmentation"]
+    cnn, aug = recipe.cnn, recipe.augmentation
     # Its optimizer, EMA and MixUp stay off: the bare fit below is plain Adam, and this compares paths.
-    cfg.update(batch_size=recipe["train"]["batch_size"], learning_rate=recipe["train"]["learning_rate"])
+    cfg = cfg.model_copy(update={{"batch_size": recipe.train.batch_size, "learning_rate": recipe.train.learning_rate}})
 if {keras_bn}:  # the same network with Keras' own BatchNormalization layers
     import facial_emotion.models.architectures as architectures
     architectures.FusedBatchNormalization = keras.layers.BatchNormalization
 set_seeds(42, False)
-model = build_model("compact" if {recipe} else "study1", "relu", params["cnn"], aug if {recipe} else {{}}, 42)
+model = build_model(cnn, "relu", aug, 42)
 assert {keras_bn} != any(type(layer).__name__ == "FusedBatchNormalization" for layer in model.layers)
 if {bare}:
     class EpochTimer(keras.callbacks.Callback):  # the least a bare fit needs to time its epochs
@@ -59,10 +60,10 @@ if {bare}:
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
     seconds = []
-    model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="categorical_crossentropy",
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(x[..., None], one_hot(y), validation_data=(xv[..., None], one_hot(yv)), batch_size=cfg["batch_size"],
-              epochs=cfg["epochs"], verbose=0, callbacks=[EpochTimer()])
+    model.fit(x[..., None], one_hot(y), validation_data=(xv[..., None], one_hot(yv)), batch_size=cfg.batch_size,
+              epochs=cfg.epochs, verbose=0, callbacks=[EpochTimer()])
 else:
     seconds = [r["epoch_seconds"] for r in fit(model, x, y, xv, yv, cfg).history]
 # The first epoch traces the graph; later epochs are the steady state. The median epoch, because a

@@ -30,7 +30,7 @@ import pydantic
 import yaml
 
 from .errors import PipelineError
-from .params import ParamsError, read_yaml, validate
+from .params import Params, ParamsError, read_yaml, validate
 from .paths import PARAMS_FILE, RECIPES_DIR, repo_root
 
 
@@ -121,11 +121,12 @@ def _measured(data: Any, overrides: dict[str, Any], path: Path) -> Measured | No
     return measured
 
 
-def recipe_params(name: str, root: Path | None = None) -> dict[str, Any]:
-    """params.yaml with the recipe applied, validated as the stages validate it, as plain values."""
+def recipe_params(name: str, root: Path | None = None) -> Params:
+    """params.yaml with the recipe applied, validated as the stages validate it: the typed sections
+    the library takes."""
     root = root or repo_root()
     params, _ = validate(apply_recipe(read_yaml(root / PARAMS_FILE), load_recipe(name, root).params))
-    return params.model_dump()
+    return params
 
 
 def check_keys(overrides: dict[str, Any], params: dict[str, Any], source: str) -> None:

@@ -33,8 +33,7 @@ def main(argv=None) -> None:
     from facial_emotion.data.label_sets import training_targets
     from facial_emotion.models.baselines import BASELINES, subsample
 
-    section = params.baselines[args.model]
-    cfg, balance = section.model_dump(), params.baselines.balance
+    section, balance = params.baselines[args.model], params.baselines.balance
     seed, experiment = params.seed, params.mlflow.experiment
     tracking.configure(experiment)
     training = load_training_set(balance)
@@ -46,7 +45,7 @@ def main(argv=None) -> None:
     name = args.model
     folder = model_dir(name)
     log.info("%s on %d training images (%s)", name, len(labels), balance)
-    logged = {args.model: cfg, "balance": balance, "seed": seed, "labels": params.labels.model_dump()}
+    logged = {args.model: section.model_dump(), "balance": balance, "seed": seed, "labels": params.labels.model_dump()}
     with tracking.stage_run(f"baseline@{name}", logged, training.data.source, training.data.sha256,
                             experiment=experiment, name=tracking.run_name(name),
                             inputs=[tracking.DataInput(training.path, "training", len(training.data))]) as run:
@@ -56,7 +55,7 @@ def main(argv=None) -> None:
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model = BASELINES[args.model](images, labels, cfg, seed)
+            model = BASELINES[args.model](images, labels, section, seed)
         seconds = time.perf_counter() - started
         if any(issubclass(w.category, ConvergenceWarning) for w in caught):
             log.warning("%s: the solver stopped before converging (raise baselines.%s.max_iter for a tighter fit)",

@@ -38,8 +38,8 @@ def main(argv=None) -> None:
     name = variant_name(args.balance, args.activation)
     seed, experiment = params.seed, params.mlflow.experiment
     # params.yaml `variants.<name>`, deep-merged onto `train` and validated like it.
-    train_cfg = params.variants[name].model_dump()
-    cnn, aug_cfg = params.cnn, params.augmentation.model_dump()
+    train_cfg = params.variants[name]
+    cnn, augmentation = params.cnn, params.augmentation
     tracking.configure(experiment)
 
     from facial_emotion.models.architectures import build_model
@@ -55,24 +55,23 @@ def main(argv=None) -> None:
     val = FaceDataset.load(paths.processed("val"))
     val_set = label_set(val, params.labels.source, "train")
     x_val, y_val = val.images[val_set.index], val_set.labels
-    if training.data.is_synthetic and train_cfg.get("synthetic_max_epochs"):
-        cap = int(train_cfg["synthetic_max_epochs"])
-        if train_cfg["epochs"] > cap:
-            log.warning("SYNTHETIC DATA: epochs capped at %d (train.synthetic_max_epochs) instead of %d",
-                        cap, train_cfg["epochs"])
-            train_cfg["epochs"] = cap
-    set_seeds(seed, bool(train_cfg["deterministic"]))
-    model = build_model(cnn.architecture, args.activation, cnn.model_dump(), aug_cfg, seed, name,
-                        num_classes=len(targets.classes))
+    cap = train_cfg.synthetic_max_epochs
+    if training.data.is_synthetic and cap and train_cfg.epochs > cap:
+        log.warning("SYNTHETIC DATA: epochs capped at %d (train.synthetic_max_epochs) instead of %d",
+                    cap, train_cfg.epochs)
+        train_cfg = train_cfg.model_copy(update={"epochs": cap})
+    set_seeds(seed, train_cfg.deterministic)
+    model = build_model(cnn, args.activation, augmentation, seed, name, num_classes=len(targets.classes))
     log.info("%s: %s network, %d parameters, %d classes (%s labels%s), %d training images (%s), %d validation; %s",
              name, cnn.architecture, model.count_params(), len(targets.classes), params.labels.source,
              f", {params.labels.ferplus_target}" if params.labels.source == "ferplus" else "", len(x_train),
              args.balance, len(x_val), threads_note())
 
     folder = model_dir(name)
-    logged_params = {"train": train_cfg, "cnn": {"architecture": cnn.architecture, **cnn.settings(), "l2": cnn.l2},
-                     "augmentation": aug_cfg, "seed": seed, "balance": args.balance, "activation": args.activation,
-                     "labels": params.labels.model_dump()}
+    logged_params = {"train": train_cfg.model_dump(),
+                     "cnn": {"architecture": cnn.architecture, **cnn.settings(), "l2": cnn.l2},
+                     "augmentation": augmentation.model_dump(), "seed": seed, "balance": args.balance,
+                     "activation": args.activation, "labels": params.labels.model_dump()}
     # Snapshots after every epoch, outside models/ (DVC deletes a stage's outputs before rerunning it):
     # a stopped run continues from its last finished epoch, in the same MLflow run.
     prints = fingerprint(train_cfg, model, [x_train, y_train, x_val, y_val],
@@ -95,7 +94,7 @@ def main(argv=None) -> None:
                      class_weight=training.class_weight, label=name, mlflow_run=True, seed=seed, state=state)
         history = pd.DataFrame(result.history)
         mlflow.log_metrics({"best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
-                            "best_" + train_cfg["early_stopping"]["monitor"]: result.best_value,
+                            "best_" + train_cfg.early_stopping.monitor: result.best_value,
                             "train_seconds": result.seconds, "epochs_run": len(result.history),
                             "epochs_resumed": result.resumed_from})
         mlflow.set_tag("stopped_by", "time_budget" if result.stopped_by_time_budget
@@ -111,7 +110,7 @@ def main(argv=None) -> None:
     write_run_info(folder, {"model_name": name, "kind": "keras", "run_id": run.info.run_id,
                             "model_uri": model_uri, "experiment_id": run.info.experiment_id,
                             "best_epoch": result.best_epoch, "kept_epoch": result.kept_epoch,
-                            "restore": train_cfg.get("restore", "best"), "epochs_run": len(result.history),
+                            "restore": train_cfg.restore, "epochs_run": len(result.history),
                             "epochs_resumed": result.resumed_from,
                             "train_seconds": round(result.seconds, 1),
                             "stopped_by_time_budget": result.stopped_by_time_budget,
@@ -119,8 +118,8 @@ def main(argv=None) -> None:
                             "classes": list(targets.classes)})
     state.clear()  # the model is saved and logged: nothing left to resume
     log.info("%s: best epoch %d (%s %.4f), kept epoch %d (train.restore: %s) after %.0fs", name, result.best_epoch,
-             train_cfg["early_stopping"]["monitor"], result.best_value, result.kept_epoch,
-             train_cfg.get("restore", "best"), result.seconds)
+             train_cfg.early_stopping.monitor, result.best_value, result.kept_epoch, train_cfg.restore,
+             result.seconds)
 
 
 def _log_history(history) -> None:

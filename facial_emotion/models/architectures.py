@@ -3,7 +3,7 @@ can feed the wrong range (the first study fed 0-255 pixels to a model trained on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import keras
 from keras import layers
@@ -12,7 +12,9 @@ from ..errors import PipelineError
 from ..labels import IMAGE_SIZE, NUM_CLASSES
 from .layers import ChannelZeroPad, FusedBatchNormalization, TrainingRandomCrop
 
-ARCHITECTURES = ("study1", "compact", "vgg")
+if TYPE_CHECKING:
+    from ..params.training import AugmentationSection, CnnSection
+
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
 
@@ -128,40 +130,40 @@ def build_vgg(activation: str = "relu", filters=(64, 128, 256, 512), dense_units
     return keras.Model(inputs, _dense_head(x, dense_units, activation, dropout, regularizer, num_classes), name=name)
 
 
-def build_augmentation(cfg: dict[str, Any], seed: int) -> keras.Sequential | None:
+def build_augmentation(cfg: AugmentationSection, seed: int) -> keras.Sequential | None:
     """Keras preprocessing layers, active only in training (they pass inputs through at inference,
     except the crop, which takes the centre window). The crop comes after the geometric transforms,
-    so their filled borders are mostly cut away."""
+    so their filled borders are mostly cut away. None when every one is off."""
     steps = []
-    if cfg.get("flip"):
+    if cfg.flip:
         steps.append(layers.RandomFlip("horizontal", seed=seed, name="aug_flip"))
-    if cfg.get("rotation"):
-        steps.append(layers.RandomRotation(cfg["rotation"], fill_mode="nearest", seed=seed, name="aug_rotation"))
-    if cfg.get("shift"):
-        steps.append(layers.RandomTranslation(cfg["shift"], cfg["shift"], fill_mode="nearest", seed=seed,
-                                              name="aug_shift"))
-    if cfg.get("zoom"):
-        steps.append(layers.RandomZoom(cfg["zoom"], fill_mode="nearest", seed=seed, name="aug_zoom"))
-    if cfg.get("crop"):
-        steps.append(TrainingRandomCrop(cfg["crop"], seed=seed, name="aug_crop"))
-    if cfg.get("contrast"):
-        steps.append(layers.RandomContrast(cfg["contrast"], value_range=(0, 1), seed=seed, name="aug_contrast"))
+    if cfg.rotation:
+        steps.append(layers.RandomRotation(cfg.rotation, fill_mode="nearest", seed=seed, name="aug_rotation"))
+    if cfg.shift:
+        steps.append(layers.RandomTranslation(cfg.shift, cfg.shift, fill_mode="nearest", seed=seed, name="aug_shift"))
+    if cfg.zoom:
+        steps.append(layers.RandomZoom(cfg.zoom, fill_mode="nearest", seed=seed, name="aug_zoom"))
+    if cfg.crop:
+        steps.append(TrainingRandomCrop(cfg.crop, seed=seed, name="aug_crop"))
+    if cfg.contrast:
+        steps.append(layers.RandomContrast(cfg.contrast, value_range=(0, 1), seed=seed, name="aug_contrast"))
     return keras.Sequential(steps, name="augmentation") if steps else None
 
 
-def build_model(architecture: str, activation: str, cnn: dict[str, Any], augmentation_cfg: dict[str, Any] | None = None,
-                seed: int = 42, name: str | None = None, num_classes: int = NUM_CLASSES) -> keras.Model:
-    """The network named by `cnn.architecture` (params checked by params.yaml's schema), with this
-    variant's activation and `num_classes` outputs (7 for FER2013 labels, 8 for FER+); `cnn` holds
-    the architectures' settings by name."""
-    if architecture not in ARCHITECTURES or architecture not in cnn:
-        raise ArchitectureError(f"unknown architecture {architecture!r} (or no settings for it)")
-    augmentation = build_augmentation(augmentation_cfg or {}, seed)
-    settings = cnn[architecture]
-    builder = {"study1": build_study1_cnn, "compact": build_compact, "vgg": build_vgg}[architecture]
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
-    model = builder(activation=activation, l2=cnn.get("l2", 0.0), augmentation=augmentation, num_classes=num_classes,
-                    **kwargs)
+BUILDERS = {"study1": build_study1_cnn, "compact": build_compact, "vgg": build_vgg}
+
+
+def build_model(cnn: CnnSection, activation: str, augmentation: AugmentationSection | None = None, seed: int = 42,
+                name: str | None = None, num_classes: int = NUM_CLASSES) -> keras.Model:
+    """The network `cnn.architecture` names, built with its settings in `cnn` (checked by params.yaml's
+    schema), this variant's activation and `num_classes` outputs (7 for FER2013 labels, 8 for FER+);
+    `augmentation` None: no augmentation layers."""
+    if cnn.architecture not in BUILDERS:
+        raise ArchitectureError(f"unknown architecture {cnn.architecture!r}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cnn.settings().items()}
+    model = BUILDERS[cnn.architecture](
+        activation=activation, l2=cnn.l2, num_classes=num_classes,
+        augmentation=build_augmentation(augmentation, seed) if augmentation is not None else None, **kwargs)
     if name:
         model.name = name.replace("-", "_")
     return model

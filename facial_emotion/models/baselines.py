@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -24,6 +24,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import SVC, LinearSVC
 
 from ..errors import PipelineError
+
+if TYPE_CHECKING:
+    from ..params.results import LogregSection, SvmSection
 
 log = logging.getLogger(__name__)
 
@@ -52,42 +55,41 @@ def subsample(images: np.ndarray, labels: np.ndarray, max_samples: int | None, s
     return images[keep], labels[keep]
 
 
-def fit_logreg(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int) -> Pipeline:
+def fit_logreg(images: np.ndarray, labels: np.ndarray, cfg: LogregSection, seed: int) -> Pipeline:
     """L2 logistic regression, one-vs-rest as in the second study (sklearn 1.9 dropped multi_class=)."""
     model = Pipeline([
         ("scale", PixelScaler()),
         ("logreg", OneVsRestClassifier(
-            LogisticRegression(C=float(cfg["C"]), max_iter=int(cfg["max_iter"]), solver=cfg["solver"],
-                               tol=float(cfg["tol"]), random_state=seed),
-            n_jobs=cfg.get("n_jobs"))),
+            LogisticRegression(C=cfg.C, max_iter=cfg.max_iter, solver=cfg.solver, tol=cfg.tol, random_state=seed),
+            n_jobs=cfg.n_jobs)),
     ])
     return model.fit(images, labels)
 
 
-def fit_svm(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int) -> Pipeline:
+def fit_svm(images: np.ndarray, labels: np.ndarray, cfg: SvmSection, seed: int) -> Pipeline:
     """PCA(250) then an RBF SVM (exact, or a Nystroem approximation + linear SVM), calibrated."""
-    method = cfg["method"]
+    method = cfg.method
     if method not in ("exact", "nystroem"):
         raise BaselineError(f"unknown SVM method {method!r}")
-    fit_idx, cal_idx = train_test_split(np.arange(len(labels)), test_size=float(cfg["calibration_fraction"]),
+    fit_idx, cal_idx = train_test_split(np.arange(len(labels)), test_size=cfg.calibration_fraction,
                                         random_state=seed, stratify=labels)
     scaler = PixelScaler()
     started = time.perf_counter()
-    pca = PCA(n_components=int(cfg["pca_components"]), svd_solver="randomized", whiten=bool(cfg["whiten"]),
+    pca = PCA(n_components=cfg.pca_components, svd_solver="randomized", whiten=cfg.whiten,
               random_state=seed).fit(scaler.transform(images[fit_idx]))
     features = pca.transform(scaler.transform(images))
     log.info("PCA(%d) in %.1fs, %.1f%% variance kept", pca.n_components_, time.perf_counter() - started,
              100 * pca.explained_variance_ratio_.sum())
-    gamma = cfg["gamma"]
+    gamma = cfg.gamma
     if gamma == "scale":  # scikit-learn's rule, computed here so Nystroem gets the same kernel
         gamma = 1.0 / (features.shape[1] * features[fit_idx].var())
     started = time.perf_counter()
     if method == "exact":
-        svm = SVC(C=float(cfg["C"]), kernel="rbf", gamma=float(gamma), cache_size=1000, random_state=seed)
+        svm = SVC(C=cfg.C, kernel="rbf", gamma=float(gamma), cache_size=1000, random_state=seed)
     else:
         svm = make_pipeline(
-            Nystroem(gamma=float(gamma), n_components=int(cfg["nystroem_components"]), random_state=seed),
-            LinearSVC(C=float(cfg["C"]), random_state=seed),
+            Nystroem(gamma=float(gamma), n_components=cfg.nystroem_components, random_state=seed),
+            LinearSVC(C=cfg.C, random_state=seed),
         )
     svm.fit(features[fit_idx], labels[fit_idx])
     log.info("%s SVM on %d rows in %.1fs", method, len(fit_idx), time.perf_counter() - started)

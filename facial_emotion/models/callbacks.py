@@ -1,8 +1,9 @@
 """The Keras callbacks `fit` trains with: validation on arrays, one log line per epoch, the time
-budget and its cosine, the last epoch's weights, and EMA swapping that survives a resume.
+budget, a learning rate set from the time spent, the last epoch's weights, and EMA swapping that
+survives a resume.
 
 Imported only when training (it imports Keras). Each callback whose state matters for a resumed
-run exposes `state()` / `load_state()`, which `resume.TrainingState` snapshots after every epoch.
+run exposes `state()` / `load_state()`, which resume.py snapshots after every epoch.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -17,11 +19,6 @@ import numpy as np
 from .arrays import as_batch, one_hot
 
 log = logging.getLogger("facial_emotion.models.training")
-
-
-def learning_rate_at(progress: float, peak: float, floor: float) -> float:
-    """The `cosine_time` policy: half a cosine from peak (progress 0) to floor (progress 1 and after)."""
-    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
 
 
 class Validation(keras.callbacks.Callback):
@@ -72,6 +69,9 @@ class Clock(keras.callbacks.Callback):
 
     def state(self) -> dict:
         return {"seconds": self.seconds()}
+
+    def load_state(self, state: dict) -> None:
+        self.spent_before = float(state["seconds"])
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -164,21 +164,16 @@ class TimeBudget(keras.callbacks.Callback):
         self.slowest, self.stopped_at = float(state["slowest"]), state["stopped_at"]
 
 
-class TimeCosine(keras.callbacks.Callback):
-    """Cosine from the learning rate down to the floor over the time budget, not over a step count.
+class RateByClock(keras.callbacks.Callback):
+    """Sets the learning rate before every batch from the training time spent: `rate_at(seconds)`
+    (rates.learning_rate_policy's cosine_time)."""
 
-    On this project's shared 2-core CPU epochs of the same network vary (29-37 s in one run), so a
-    step-based cosine sized for a budget either ends early or is cut off half-way down. Keyed on the
-    time spent, the rate reaches its floor when the budget does, and TimeBudget ends training at the
-    last whole epoch that fits.
-    """
-
-    def __init__(self, peak: float, floor: float, minutes: float, clock: Clock):
+    def __init__(self, rate_at: Callable[[float], float], clock: Clock):
         super().__init__()
-        self.peak, self.floor, self.budget, self.clock = peak, floor, float(minutes) * 60, clock
+        self.rate_at, self.clock = rate_at, clock
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.model.optimizer.learning_rate = learning_rate_at(self.clock.seconds() / self.budget, self.peak, self.floor)
+        self.model.optimizer.learning_rate = self.rate_at(self.clock.seconds())
 
 
 class KeepLastWeights(keras.callbacks.Callback):
@@ -216,43 +211,3 @@ class SwapEMA(keras.callbacks.SwapEMAWeights):
 
     def mark_swapped(self) -> None:
         self._ema_weights_in_model = True
-
-
-class EarlyStoppingState:
-    """Snapshot and restore of Keras' EarlyStopping counters and best weights (it keeps no state API)."""
-
-    FIELDS = ("wait", "stopped_epoch", "best", "best_epoch")
-
-    @staticmethod
-    def state(callback: keras.callbacks.EarlyStopping) -> tuple[dict, list | None]:
-        return ({name: _plain(getattr(callback, name)) for name in EarlyStoppingState.FIELDS},
-                callback.best_weights)
-
-    @staticmethod
-    def load_state(callback: keras.callbacks.EarlyStopping, state: dict, best_weights: list | None) -> None:
-        for name in EarlyStoppingState.FIELDS:
-            setattr(callback, name, state[name])
-        callback.best_weights = best_weights
-
-
-class PlateauState:
-    """Snapshot and restore of ReduceLROnPlateau's counters (the rate itself is an optimizer variable)."""
-
-    FIELDS = ("wait", "best", "cooldown_counter")
-
-    @staticmethod
-    def state(callback: keras.callbacks.ReduceLROnPlateau) -> dict:
-        return {name: _plain(getattr(callback, name)) for name in PlateauState.FIELDS}
-
-    @staticmethod
-    def load_state(callback: keras.callbacks.ReduceLROnPlateau, state: dict) -> None:
-        for name in PlateauState.FIELDS:
-            setattr(callback, name, state[name])
-
-
-def _plain(value):
-    """A JSON-safe number (Keras keeps some counters as numpy scalars, `best` may be inf)."""
-    if value is None:
-        return None
-    value = float(value) if isinstance(value, (float, np.floating)) else int(value)
-    return value

@@ -11,6 +11,9 @@ folder made whole under a temporary name and published by renaming a pointer fil
 
 A snapshot belongs to one fingerprint: the training params, the network, the data and the training
 code. A run with another fingerprint starts fresh and says which of the four changed.
+
+`fit` calls two functions: `continue_from_snapshot` before training, and `snapshot_each_epoch` for
+the callback that writes the snapshots. Keras is imported only inside them.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..params.training import TrainSection
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +66,14 @@ def code_sha256() -> str:
     return _sha256(*(f.name.encode() + f.read_bytes() for f in files))
 
 
-def fingerprint(cfg: dict[str, Any], model, arrays: list[np.ndarray], class_weight: dict | None,
+def fingerprint(cfg: TrainSection, model, arrays: list[np.ndarray], class_weight: dict | None,
                 seed: int | None) -> dict[str, str]:
     """The four things a snapshot must match, hashed apart so a mismatch can say which one changed."""
     data = [np.ascontiguousarray(a).tobytes() for a in arrays]
     weights = json.dumps({str(k): float(v) for k, v in (class_weight or {}).items()}, sort_keys=True).encode()
+    train = cfg.model_dump(mode="json")
     return {
-        "params": _sha256(json.dumps({"train": cfg, "seed": seed}, sort_keys=True, default=str).encode()),
+        "params": _sha256(json.dumps({"train": train, "seed": seed}, sort_keys=True, default=str).encode()),
         "network": _sha256(model.to_json().encode()),
         "data": _sha256(*data, weights),
         "code": code_sha256(),
@@ -164,3 +171,103 @@ class TrainingState:
         """Forget every snapshot: after the model is saved, or when its fingerprint no longer matches."""
         shutil.rmtree(self.folder, ignore_errors=True)
         self.snapshot = None
+
+
+@dataclass
+class Resumable:
+    """The parts of a training run whose state a snapshot keeps beside the model's weights. `fit`
+    makes them (callbacks.py, and Keras' EarlyStopping and ReduceLROnPlateau); None: not in this run."""
+
+    clock: Any
+    logger: Any
+    early: Any
+    plateau: Any = None
+    budget: Any = None
+    swap: Any = None
+
+
+def continue_from_snapshot(state: TrainingState | None, model, parts: Resumable) -> tuple[int, bool]:
+    """Put the compiled model and `parts` back as they were after the snapshot's epoch: (the epochs
+    already trained, whether training had ended). (0, False) without a snapshot.
+
+    When training had ended (killed before the model was saved) there is nothing left to train:
+    the callbacks' state comes back now and, under `train.restore: best`, the best epoch's weights
+    with it. Otherwise the callbacks' state comes back when training begins (snapshot_each_epoch),
+    after early stopping and the plateau have reset themselves.
+    """
+    snapshot = state.snapshot if state is not None else None
+    if snapshot is None:
+        return 0, False
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(snapshot.folder / WEIGHTS))  # the optimizer too, EMA averages included
+    for variable, value in zip(_seed_states(model), snapshot.array_list("seeds") or []):
+        variable.assign(value)
+    if parts.swap is not None:
+        parts.swap.mark_swapped()  # the snapshot was taken with the average swapped in
+    parts.clock.load_state(snapshot.meta["clock"])
+    parts.logger.load_state(snapshot.meta["logger"])
+    if parts.budget is not None:
+        parts.budget.load_state(snapshot.meta["budget"])
+    if snapshot.finished:
+        _restore_callbacks(parts, snapshot)
+        if parts.early.restore_best_weights and parts.early.best_weights is not None:
+            model.set_weights(parts.early.best_weights)
+    return snapshot.epoch, snapshot.finished
+
+
+def snapshot_each_epoch(state: TrainingState, parts: Resumable, model, epochs: int):
+    """The callback that goes last in line: after every epoch, once every other callback has updated,
+    it writes the snapshot; on train begin it puts back the callbacks' state of the snapshot being
+    resumed."""
+    import keras
+
+    def begin(logs=None):
+        if state.snapshot is not None:
+            _restore_callbacks(parts, state.snapshot)
+
+    def save(epoch, logs=None):
+        meta = {"clock": parts.clock.state(), "logger": parts.logger.state(),
+                "early": _counters(parts.early, EARLY_COUNTERS),
+                "plateau": _counters(parts.plateau, PLATEAU_COUNTERS) if parts.plateau is not None else None,
+                "budget": parts.budget.state() if parts.budget is not None else None}
+        finished = bool(model.stop_training) or epoch + 1 >= epochs
+        state.save(model, epoch + 1, finished, meta,
+                   {"seeds": [np.asarray(v.numpy()) for v in _seed_states(model)], "best": parts.early.best_weights})
+
+    return keras.callbacks.LambdaCallback(on_train_begin=begin, on_epoch_end=save)
+
+
+def _seed_states(model) -> list:
+    """The model's random generators (dropout, augmentation): Keras' save_weights leaves them out."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def _restore_callbacks(parts: Resumable, snapshot: Snapshot) -> None:
+    """Put the counters of early stopping and the plateau back as they were after the snapshot's epoch."""
+    _set_counters(parts.early, snapshot.meta["early"])
+    parts.early.best_weights = snapshot.array_list("best")
+    if parts.plateau is not None and snapshot.meta["plateau"] is not None:
+        _set_counters(parts.plateau, snapshot.meta["plateau"])
+
+
+# The counters Keras' EarlyStopping and ReduceLROnPlateau keep (they have no state API); the best
+# weights are kept as arrays, the plateau's rate is an optimizer variable in the weights file.
+EARLY_COUNTERS = ("wait", "stopped_epoch", "best", "best_epoch")
+PLATEAU_COUNTERS = ("wait", "best", "cooldown_counter")
+
+
+def _counters(callback, names: tuple[str, ...]) -> dict:
+    return {name: _plain(getattr(callback, name)) for name in names}
+
+
+def _set_counters(callback, counters: dict) -> None:
+    for name, value in counters.items():
+        setattr(callback, name, value)
+
+
+def _plain(value):
+    """A JSON-safe number (Keras keeps some counters as numpy scalars, `best` may be inf)."""
+    if value is None:
+        return None
+    return float(value) if isinstance(value, (float, np.floating)) else int(value)

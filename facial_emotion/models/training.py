@@ -8,13 +8,19 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import PipelineError
 from ..labels import NUM_CLASSES
 from .arrays import as_batch, as_targets, one_hot  # noqa: F401  (the stage and tests import them from here)
+from .rates import learning_rate_policy
+from .resume import Resumable, continue_from_snapshot, snapshot_each_epoch
+
+if TYPE_CHECKING:
+    from ..params.training import TrainSection
+    from .resume import TrainingState
 
 log = logging.getLogger(__name__)
 
@@ -33,79 +39,42 @@ def set_seeds(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def make_schedule(cfg: dict[str, Any], steps_per_epoch: int, epochs: int):
-    """The learning rate: a float (plateau, constant, cosine_time) or a Keras schedule (cosine, onecycle).
-
-    onecycle is Keras' CosineDecay with its linear warm-up: from learning_rate / div_factor up to
-    learning_rate over warmup_fraction of the steps, then a cosine down to min_learning_rate.
-    """
-    import keras
-
-    peak, floor = float(cfg["learning_rate"]), float(cfg["min_learning_rate"])
-    total = max(1, steps_per_epoch * epochs)
-    schedule = cfg.get("lr_schedule", "plateau")
-    if schedule in ("plateau", "constant", "cosine_time"):
-        return peak  # cosine_time: a callback sets the rate before each batch from the time spent
-    if schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(peak, decay_steps=total, alpha=floor / peak)
-    if schedule == "onecycle":
-        cycle = cfg["onecycle"]
-        fraction, divisor = float(cycle["warmup_fraction"]), float(cycle["div_factor"])
-        warmup = max(1, round(total * fraction))
-        return keras.optimizers.schedules.CosineDecay(peak / divisor, decay_steps=max(1, total - warmup),
-                                                      alpha=floor / peak, warmup_target=peak, warmup_steps=warmup)
-    raise TrainingError(f"unknown learning-rate schedule {schedule!r}")
-
-
-def make_optimizer(cfg: dict[str, Any], steps_per_epoch: int, epochs: int, model=None):
-    """Adam (the study), AdamW or SGD with Nesterov momentum, on the schedule `train.lr_schedule` names.
+def make_optimizer(cfg: TrainSection, learning_rate: Any, model=None):
+    """Adam (the study), AdamW or SGD with Nesterov momentum, starting at `learning_rate` (a float or a
+    Keras schedule: rates.learning_rate_policy's first half).
 
     With `model`, every `train.weight_decay_exclude` name must match one of its trainable weights,
     so a misspelt name is an error instead of a run that silently decays everything.
     """
     import keras
 
-    lr = make_schedule(cfg, steps_per_epoch, epochs)
-    name = cfg.get("optimizer", "adam")
-    ema = ema_momentum(cfg)
-    common = {"learning_rate": lr, "use_ema": ema is not None, "ema_momentum": ema or 0.99}
-    if name == "adam":
+    ema = cfg.ema_momentum  # None (off) or the decay of an exponential moving average of the weights
+    common = {"learning_rate": learning_rate, "use_ema": ema is not None, "ema_momentum": ema or 0.99}
+    if cfg.optimizer == "adam":
         return keras.optimizers.Adam(**common)
-    if name == "adamw":
-        optimizer = keras.optimizers.AdamW(weight_decay=float(cfg.get("weight_decay", 0.0)), **common)
-        excluded = weight_decay_exclude(cfg, model)
-        if excluded:
-            optimizer.exclude_from_weight_decay(var_names=[re.escape(part) for part in excluded])
+    if cfg.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **common)
+        if cfg.weight_decay_exclude:
+            if model is not None:
+                _check_weight_names(cfg.weight_decay_exclude, model)
+            optimizer.exclude_from_weight_decay(var_names=[re.escape(part) for part in cfg.weight_decay_exclude])
         return optimizer
-    if name == "sgd":
-        return keras.optimizers.SGD(momentum=float(cfg.get("momentum", 0.9)), nesterov=True, **common)
-    raise TrainingError(f"unknown optimizer {name!r}")
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=cfg.momentum, nesterov=True, **common)
+    raise TrainingError(f"unknown optimizer {cfg.optimizer!r}")
 
 
-def weight_decay_exclude(cfg: dict[str, Any], model=None) -> list[str]:
+def _check_weight_names(parts: list[str], model) -> None:
     """`train.weight_decay_exclude`: parts of weight names (Keras' `gamma`, `beta`, `bias`) that AdamW
-    leaves undecayed. Decay on a kernel that batch norm follows only rescales it (a higher effective
-    learning rate); on the norm's own scale and shift it is a real regulariser. Which to decay is a
-    measured choice, not a rule (the README's CPU-recipe runs compare both)."""
-    value = cfg.get("weight_decay_exclude") or []
-    if model is not None:
-        names = [weight.name for weight in model.trainable_weights]
-        for part in value:
-            if not any(part in name for name in names):
-                raise TrainingError(f"params.yaml train.weight_decay_exclude: {part!r} names no trainable weight "
-                                    f"of this model (its weights are named {', '.join(sorted(set(names)))})")
-    return list(value)
-
-
-def ema_momentum(cfg: dict[str, Any]) -> float | None:
-    """`train.ema_momentum`: None (off) or the decay of an exponential moving average of the weights."""
-    value = cfg.get("ema_momentum")
-    return None if value is None else float(value)
-
-
-def mixup_alpha(cfg: dict[str, Any]) -> float:
-    """`train.mixup`: 0 (off) or the alpha of the Beta(alpha, alpha) that draws each face's mixing weight."""
-    return float(cfg.get("mixup", 0.0))
+    leaves undecayed, each of which must name a weight of `model`. Decay on a kernel that batch norm
+    follows only rescales it (a higher effective learning rate); on the norm's own scale and shift it
+    is a real regulariser. Which to decay is a measured choice, not a rule (the README's CPU-recipe
+    runs compare both)."""
+    names = [weight.name for weight in model.trainable_weights]
+    for part in parts:
+        if not any(part in name for name in names):
+            raise TrainingError(f"params.yaml train.weight_decay_exclude: {part!r} names no trainable weight "
+                                f"of this model (its weights are named {', '.join(sorted(set(names)))})")
 
 
 def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, seed: int | None = None,
@@ -203,11 +172,6 @@ def warm_up_ema(optimizer) -> None:
     optimizer._update_model_variables_moving_average = update.__get__(optimizer)
 
 
-def restore_choice(cfg: dict[str, Any]) -> str:
-    """`train.restore`: keep the best epoch's weights by the early-stopping monitor, or the last epoch's."""
-    return cfg.get("restore", "best")
-
-
 @dataclass
 class TrainResult:
     history: list[dict[str, float]]
@@ -220,87 +184,9 @@ class TrainResult:
     resumed_from: int = 0  # epochs restored from a snapshot instead of trained by this call
 
 
-def rate_callbacks(cfg: dict[str, Any], clock) -> list:
-    """The callbacks that move the learning rate during training, the other half of `make_schedule`:
-    plateau (the study: halve on a stalled monitor) and cosine_time (the cosine over the budget)."""
-    import keras
-
-    from .callbacks import TimeCosine
-
-    schedule = cfg.get("lr_schedule", "plateau")
-    if schedule == "plateau":
-        plateau = cfg["reduce_lr"]
-        return [keras.callbacks.ReduceLROnPlateau(
-            monitor=plateau["monitor"], mode="min" if "loss" in plateau["monitor"] else "max",
-            factor=float(plateau["factor"]), patience=int(plateau["patience"]), min_lr=float(cfg["min_learning_rate"]),
-            verbose=0)]
-    if schedule == "cosine_time":  # params.yaml's schema makes sure it has a time budget
-        return [TimeCosine(float(cfg["learning_rate"]), float(cfg["min_learning_rate"]), cfg["time_budget_minutes"],
-                           clock)]
-    return []
-
-
-def _snapshot_class():
-    import keras
-
-    from .callbacks import EarlyStoppingState, PlateauState
-
-    class SnapshotEachEpoch(keras.callbacks.Callback):
-        """Last in line: after every epoch, once every other callback has updated, the resume snapshot.
-
-        On train begin (after early stopping and the plateau have reset themselves) it puts back
-        their state from the snapshot being resumed.
-        """
-
-        def __init__(self, state, parts: dict, snapshot=None):
-            super().__init__()
-            self.state, self.parts, self.snapshot = state, parts, snapshot
-
-        def on_train_begin(self, logs=None):
-            if self.snapshot is not None:
-                restore_callbacks(self.parts, self.snapshot)
-
-        def on_epoch_end(self, epoch, logs=None):
-            early, plateau = self.parts["early"], self.parts.get("plateau")
-            early_state, best_weights = EarlyStoppingState.state(early)
-            meta = {"clock": self.parts["clock"].state(), "logger": self.parts["logger"].state(),
-                    "early": early_state, "plateau": PlateauState.state(plateau) if plateau else None,
-                    "budget": self.parts["budget"].state() if self.parts.get("budget") else None}
-            finished = bool(self.model.stop_training) or epoch + 1 >= self.params["epochs"]
-            self.state.save(self.model, epoch + 1, finished, meta,
-                            {"seeds": [np.asarray(v.numpy()) for v in seed_states(self.model)], "best": best_weights})
-
-    return SnapshotEachEpoch
-
-
-def seed_states(model) -> list:
-    """The model's random generators (dropout, augmentation): Keras' save_weights leaves them out."""
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
-
-
-def restore_callbacks(parts: dict, snapshot) -> None:
-    """Put the counters of early stopping and the plateau back as they were after the snapshot's epoch."""
-    from .callbacks import EarlyStoppingState, PlateauState
-
-    EarlyStoppingState.load_state(parts["early"], snapshot.meta["early"], snapshot.array_list("best"))
-    if parts.get("plateau") is not None and snapshot.meta["plateau"] is not None:
-        PlateauState.load_state(parts["plateau"], snapshot.meta["plateau"])
-
-
-def _restore_model(model, snapshot, swap) -> None:
-    """Weights, optimizer (EMA averages included) and random generators as after the snapshot's epoch."""
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(snapshot.folder / "model.weights.h5"))
-    for variable, value in zip(seed_states(model), snapshot.array_list("seeds") or []):
-        variable.assign(value)
-    if swap is not None:
-        swap.mark_swapped()  # the snapshot was taken with the average swapped in
-
-
-def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, cfg: dict[str, Any],
+def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, cfg: TrainSection,
         class_weight: dict[int, float] | None = None, label: str = "", mlflow_run: bool = False,
-        seed: int | None = None, state=None) -> TrainResult:
+        seed: int | None = None, state: TrainingState | None = None) -> TrainResult:
     """Compile and train; on return the model holds the best epoch's weights (by cfg monitor), or
     the last epoch's under `train.restore: last`.
 
@@ -315,54 +201,42 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
 
     from .callbacks import Clock, EpochLogger, KeepLastWeights, SwapEMA, TimeBudget, Validation
 
-    restore, mixup = restore_choice(cfg), mixup_alpha(cfg)
-    epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
+    epochs, batch_size = cfg.epochs, cfg.batch_size
     steps = math.ceil(len(x_train) / batch_size)
+    clock = Clock()
+    learning_rate, rates = learning_rate_policy(cfg, steps, epochs, clock)
     model.compile(
-        optimizer=make_optimizer(cfg, steps, epochs, model),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=float(cfg.get("label_smoothing", 0.0))),
+        optimizer=make_optimizer(cfg, learning_rate, model),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
     warm_up_ema(model.optimizer)
-    snapshot = state.snapshot if state is not None else None
-    monitor = cfg["early_stopping"]["monitor"]
+    monitor = cfg.early_stopping.monitor
     mode = "min" if "loss" in monitor else "max"
-    clock = Clock(snapshot.meta["clock"]["seconds"] if snapshot else 0.0)
-    logger = EpochLogger(epochs, len(x_train), label, mlflow_run, clock, cfg.get("time_budget_minutes"))
-    early = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping"]["patience"]),
-                                          restore_best_weights=restore == "best", verbose=0)
-    budget = TimeBudget(cfg["time_budget_minutes"], clock) if cfg.get("time_budget_minutes") is not None else None
-    rates = rate_callbacks(cfg, clock)
-    swap = SwapEMA() if ema_momentum(cfg) is not None else None
+    logger = EpochLogger(epochs, len(x_train), label, mlflow_run, clock, cfg.time_budget_minutes)
+    early = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.early_stopping.patience,
+                                          restore_best_weights=cfg.restore == "best", verbose=0)
+    budget = TimeBudget(cfg.time_budget_minutes, clock) if cfg.time_budget_minutes is not None else None
+    swap = SwapEMA() if cfg.ema_momentum is not None else None
     # Order matters at each epoch's end: the average swapped in, then scored, then logged and judged.
     callbacks: list = [c for c in (swap, Validation(x_val, y_val, batch_size), clock, *rates, logger, early, budget)
                        if c]
-    if restore == "last":
+    if cfg.restore == "last":
         callbacks.append(KeepLastWeights())
-    parts = {"clock": clock, "logger": logger, "early": early, "budget": budget,
-             "plateau": next((c for c in rates if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None)}
+    parts = Resumable(clock, logger, early, budget=budget, swap=swap,
+                      plateau=next((c for c in rates if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None))
+    first, finished = continue_from_snapshot(state, model, parts)
     if state is not None:
-        callbacks.append(_snapshot_class()(state, parts, snapshot))
-    first = 0
-    if snapshot is not None:
-        first = snapshot.epoch
-        _restore_model(model, snapshot, swap)
-        logger.load_state(snapshot.meta["logger"])
-        if budget is not None:
-            budget.load_state(snapshot.meta["budget"])
-    if snapshot is not None and snapshot.finished:
-        restore_callbacks(parts, snapshot)  # training had ended; only the kept weights are left to choose
-        if restore == "best" and early.best_weights is not None:
-            model.set_weights(early.best_weights)
-    else:
-        model.fit(training_dataset(x_train, y_train, batch_size, seed, mixup, first, epochs, model.output_shape[-1]),
-                  epochs=epochs,
-                  initial_epoch=first, steps_per_epoch=steps, class_weight=class_weight, callbacks=callbacks,
-                  shuffle=False, verbose=0)
+        callbacks.append(snapshot_each_epoch(state, parts, model, epochs))
+    if not finished:
+        model.fit(training_dataset(x_train, y_train, batch_size, seed, cfg.mixup, first, epochs,
+                                   model.output_shape[-1]),
+                  epochs=epochs, initial_epoch=first, steps_per_epoch=steps, class_weight=class_weight,
+                  callbacks=callbacks, shuffle=False, verbose=0)
     values = [row[monitor] for row in logger.rows]
     best = int(np.argmin(values) if mode == "min" else np.argmax(values))
     by_budget = budget is not None and budget.stopped_at is not None
-    kept = best + 1 if restore == "best" else len(logger.rows)
+    kept = best + 1 if cfg.restore == "best" else len(logger.rows)
     return TrainResult(logger.rows, best + 1, float(values[best]), clock.seconds(),
                        early.stopped_epoch > 0 and not by_budget, by_budget, kept, first)
 

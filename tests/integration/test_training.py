@@ -19,6 +19,8 @@ from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.synthetic import generate_faces
 from facial_emotion.files import write_json
 from facial_emotion.models.baselines import fit_logreg, fit_svm
+from facial_emotion.params.results import LogregSection, SvmSection
+from tests.support.sections import changed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,9 +91,9 @@ def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path
     from facial_emotion.params import read_params
 
     images, labels, _ = generate_faces(100, seed=1)
-    cnn = read_params(REPO / "params.yaml").cnn.model_dump()
-    cnn[architecture].update(overrides)
-    model = build_model(architecture, "elu", cnn, {"flip": True, "rotation": 0.05, "crop": crop}, seed=1)
+    params = read_params(REPO / "params.yaml")
+    cnn = changed(params.cnn, architecture=architecture, **{architecture: overrides})
+    model = build_model(cnn, "elu", changed(params.augmentation, flip=True, rotation=0.05, crop=crop), seed=1)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     before = [w.copy() for w in model.get_weights()]
     model.fit(images[:32, :, :, None], one_hot(labels[:32]), batch_size=32, epochs=1, verbose=0)
@@ -109,9 +111,9 @@ def test_each_architecture_trains_a_step_and_round_trips_through_mlflow(tmp_path
 
 def test_baselines_are_reproducible():
     images, labels, _ = generate_faces(400, seed=2)
-    logreg = {"C": 1.0, "solver": "lbfgs", "max_iter": 50, "tol": 1e-4, "n_jobs": 1}
-    svm = {"method": "exact", "pca_components": 20, "whiten": False, "C": 10.0, "gamma": "scale",
-           "nystroem_components": 100, "calibration_fraction": 0.2}
+    logreg = LogregSection(C=1.0, solver="lbfgs", max_iter=50, tol=1e-4, n_jobs=1, max_train_samples=None)
+    svm = SvmSection(method="exact", pca_components=20, whiten=False, C=10.0, gamma="scale", nystroem_components=100,
+                     calibration_fraction=0.2, max_train_samples=None)
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -119,7 +121,7 @@ def test_baselines_are_reproducible():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", "The least populated class", UserWarning)  # 400 rows: disgust is tiny
-        for fit, cfg in ((fit_logreg, logreg), (fit_svm, svm), (fit_svm, {**svm, "method": "nystroem"})):
+        for fit, cfg in ((fit_logreg, logreg), (fit_svm, svm), (fit_svm, changed(svm, method="nystroem"))):
             a, b = fit(images, labels, cfg, 42), fit(images, labels, cfg, 42)
             pa, pb = a.predict_proba(images[:50, :, :, None]), b.predict_proba(images[:50, :, :, None])
             np.testing.assert_array_equal(pa, pb)
@@ -132,11 +134,12 @@ from facial_emotion.data.synthetic import generate_faces
 from facial_emotion.models.architectures import build_model
 from facial_emotion.models.training import fit, set_seeds
 from facial_emotion.params import read_params
-params = read_params().model_dump()
-cfg = dict(params["train"], epochs=2, batch_size=32, deterministic=True)
+params = read_params()
+cfg = params.train.model_copy(update={"epochs": 2, "batch_size": 32, "deterministic": True})
 images, labels, _ = generate_faces(300, seed=4)
 set_seeds(42, True)
-model = build_model("compact", "relu", params["cnn"], {"flip": True}, 42)
+cnn = params.cnn.model_copy(update={"architecture": "compact"})
+model = build_model(cnn, "relu", params.augmentation.model_copy(update={"flip": True}), 42)
 result = fit(model, images[:240], labels[:240], images[240:], labels[240:], cfg)
 print(json.dumps([[r["loss"], r["val_loss"]] for r in result.history]))
 """

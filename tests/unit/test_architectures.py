@@ -12,14 +12,21 @@ from facial_emotion.evaluation.ensemble import build_ensemble, horizontal_flip_l
 from facial_emotion.models.architectures import (ArchitectureError, build_augmentation, build_compact,  # noqa: E402
                                                  build_model, build_study1_cnn, build_vgg)
 from facial_emotion.models.layers import TrainingRandomCrop  # noqa: E402
-from facial_emotion.models.training import make_optimizer, mixup_alpha, restore_choice  # noqa: E402
-from facial_emotion.params import read_params  # noqa: E402
+from facial_emotion.models.callbacks import Clock  # noqa: E402
+from facial_emotion.models.rates import learning_rate_policy  # noqa: E402
+from facial_emotion.models.training import make_optimizer  # noqa: E402
 from facial_emotion.recipes import recipe_params  # noqa: E402
+from tests.support.sections import changed, defaults  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cnn_params():
-    return read_params().cnn.model_dump()
+    return defaults().cnn
+
+
+def _augmentation(**on):
+    """params.yaml's augmentation (all off) with `on` set."""
+    return changed(defaults().augmentation, **on)
 
 
 @pytest.mark.parametrize("activation", ["relu", "elu"])
@@ -34,8 +41,8 @@ def test_study1_cnn_is_the_studys_network(activation):
 
 
 def test_default_params_build_the_study1_network(cnn_params):
-    assert cnn_params["architecture"] == "study1"
-    assert build_model("study1", "relu", cnn_params).count_params() == 1_909_255
+    assert cnn_params.architecture == "study1"
+    assert build_model(cnn_params, "relu").count_params() == 1_909_255
 
 
 def test_budgets():
@@ -47,22 +54,23 @@ def test_budgets():
 
 def test_the_cpu_recipe_builds_a_compact_network_under_100k_parameters():
     params = recipe_params("cpu")  # the schema accepts the recipe (AdamW with decay, a cosine over its epochs)
-    assert params["cnn"]["architecture"] == "compact"
-    assert any(params["augmentation"].values())
-    model = build_model("compact", "relu", params["cnn"], params["augmentation"])
+    assert params.cnn.architecture == "compact"
+    assert any(params.augmentation.model_dump().values())
+    model = build_model(params.cnn, "relu", params.augmentation)
     assert model.count_params() == 98_412 < 100_000  # the figure docs/experiments/cpu-recipe.md gives
-    # Its training options are valid for this network, read the way stages/train.py reads them: a recipe
-    # line that set weight decay without AdamW, or excluded a weight name this model lacks, fails here.
-    train = params["train"]
-    optimizer = make_optimizer(train, steps_per_epoch=10, epochs=train["epochs"], model=model)
+    # Its training options are valid for this network, made the way fit makes them: a recipe line that
+    # set weight decay without AdamW, or excluded a weight name this model lacks, fails here.
+    train = params.train
+    learning_rate, _ = learning_rate_policy(train, steps_per_epoch=10, epochs=train.epochs, clock=Clock())
+    optimizer = make_optimizer(train, learning_rate, model=model)
     assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.use_ema
-    assert mixup_alpha(train) > 0 and restore_choice(train) == "last"
-    assert 0 < params["split"]["val_fraction"] < 0.1
+    assert train.mixup > 0 and train.restore == "last"
+    assert 0 < params.split.val_fraction < 0.1
 
 
 def test_unknown_architecture_is_a_clear_error(cnn_params):
-    with pytest.raises(ArchitectureError, match="unknown architecture 'resnet'"):
-        build_model("resnet", "relu", cnn_params)
+    with pytest.raises(ArchitectureError, match="unknown architecture 'resnet'"):  # past the schema's check
+        build_model(cnn_params.model_copy(update={"architecture": "resnet"}), "relu")
 
 
 def test_model_takes_raw_pixels():
@@ -75,7 +83,7 @@ def test_model_takes_raw_pixels():
 
 
 def test_augmentation_changes_training_batches_only():
-    augmentation = build_augmentation({"flip": True, "rotation": 0.1, "shift": 0.1, "zoom": 0.1, "contrast": 0.2},
+    augmentation = build_augmentation(_augmentation(flip=True, rotation=0.1, shift=0.1, zoom=0.1, contrast=0.2),
                                       seed=1)
     assert len(augmentation.layers) == 5
     x = np.random.default_rng(0).random((8, 48, 48, 1)).astype(np.float32)
@@ -85,7 +93,7 @@ def test_augmentation_changes_training_batches_only():
     assert model.get_layer("augmentation") is augmentation
     np.testing.assert_array_equal(np.asarray(model(x * 255, training=False)),
                                   np.asarray(model(x * 255, training=False)))
-    assert build_augmentation({}, seed=1) is None
+    assert build_augmentation(defaults().augmentation, seed=1) is None
 
 
 def test_flip_layer_is_an_exact_mirror():
@@ -140,7 +148,7 @@ def test_a_pool_shortcut_cannot_narrow_a_block():
 
 
 def test_crop_takes_one_random_window_per_face_in_training_and_the_centre_at_inference():
-    augmentation = build_augmentation({"flip": False, "crop": 40}, seed=7)
+    augmentation = build_augmentation(_augmentation(flip=False, crop=40), seed=7)
     x = np.arange(32 * 48 * 48, dtype=np.float32).reshape(32, 48, 48, 1)  # every pixel value unique
     np.testing.assert_array_equal(np.asarray(augmentation(x, training=False)), x[:, 4:44, 4:44])
     out = np.asarray(augmentation(x, training=True))
@@ -167,9 +175,10 @@ def test_crop_can_pass_the_whole_face_at_inference():
 
 
 def test_crop_keeps_the_compact_parameter_count_and_builds_every_architecture():
-    settings = dict(base_filters=8, blocks=(16, 32, 48, 64), se_ratio=8, stem_padding="same", shortcut="pool")
-    plain = build_model("compact", "relu", {"compact": settings}, {"flip": True})
-    cropped = build_model("compact", "relu", {"compact": settings}, {"flip": True, "crop": 40})
+    settings = dict(base_filters=8, blocks=[16, 32, 48, 64], se_ratio=8, stem_padding="same", shortcut="pool")
+    cnn = changed(defaults().cnn, architecture="compact", compact=settings)
+    plain = build_model(cnn, "relu", _augmentation(flip=True))
+    cropped = build_model(cnn, "relu", _augmentation(flip=True, crop=40))
     assert cropped.count_params() == plain.count_params()  # a global-average head: no size-bound weights
     assert isinstance(cropped.get_layer("augmentation").layers[-1], TrainingRandomCrop)
     faces = np.random.default_rng(8).integers(0, 256, size=(4, 48, 48, 1)).astype(np.float32)
@@ -180,6 +189,6 @@ def test_crop_keeps_the_compact_parameter_count_and_builds_every_architecture():
     np.testing.assert_array_equal(np.asarray(cropped(faces, training=False)),
                                   np.asarray(cropped(faces, training=False)))
     # the flattened heads see 40x40 maps in training and at inference alike: fewer dense inputs
-    study1 = build_model("study1", "relu", read_params().cnn.model_dump(), {"crop": 40})
+    study1 = build_model(defaults().cnn, "relu", _augmentation(crop=40))
     assert study1.count_params() < 1_909_255
     assert np.asarray(study1(faces, training=True)).shape == np.asarray(study1(faces, training=False)).shape == (4, 7)

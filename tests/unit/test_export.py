@@ -19,10 +19,12 @@ from facial_emotion.inference.export import ExportError, check_parity, export_ch
 from facial_emotion.inference.onnx_model import load_onnx_classifier, session  # noqa: E402
 from facial_emotion.labels import CONTEMPT, EMOTIONS, class_names  # noqa: E402
 from facial_emotion.pretrained.build import sha256_file  # noqa: E402
+from tests.support.sections import changed, defaults  # noqa: E402
 
-AUGMENTATION = {"flip": True, "rotation": 0.1, "shift": 0.1, "zoom": 0.1, "contrast": 0.2, "crop": 40}
-COMPACT = {"compact": {"base_filters": 4, "blocks": [8, 16], "dropout": 0.1, "se_ratio": 4, "stem_padding": "same",
-                       "shortcut": "pool"}}
+AUGMENTATION = changed(defaults().augmentation, flip=True, rotation=0.1, shift=0.1, zoom=0.1, contrast=0.2, crop=40)
+COMPACT = changed(defaults().cnn, architecture="compact", compact={"base_filters": 4, "blocks": [8, 16], "dropout": 0.1,
+                                                                  "se_ratio": 4, "stem_padding": "same",
+                                                                  "shortcut": "pool"})
 
 
 def _faces(n: int, seed: int = 0) -> np.ndarray:
@@ -48,7 +50,7 @@ def test_class_names_come_from_the_output_width():
 def test_a_network_with_augmentation_and_custom_layers_exports_its_inference_graph(tmp_path):
     from facial_emotion.models.architectures import build_model
 
-    model = _trained_like(build_model("compact", "relu", COMPACT, AUGMENTATION, seed=3))
+    model = _trained_like(build_model(COMPACT, "relu", AUGMENTATION, seed=3))
     faces = _faces(300)
     result = export_checked(model, tmp_path / "m.onnx", faces, "generated", min_agreement=1.0)
     assert result["classes"] == list(EMOTIONS) and result["parity"]["agreement"] == 1.0
@@ -64,7 +66,7 @@ def test_an_ensemble_with_flip_tta_exports_as_one_graph(tmp_path):
     from facial_emotion.evaluation.ensemble import build_ensemble, with_flip_tta
     from facial_emotion.models.architectures import build_model
 
-    members = [_trained_like(build_model("compact", a, COMPACT, AUGMENTATION, seed=s), seed=s)
+    members = [_trained_like(build_model(COMPACT, a, AUGMENTATION, seed=s), seed=s)
                for s, a in ((1, "relu"), (2, "elu"))]
     ensemble = with_flip_tta(build_ensemble(members), name="ensemble_fliptta")
     path = tmp_path / "ensemble.onnx"
@@ -90,8 +92,8 @@ def test_an_eight_class_model_carries_contempt_in_its_metadata(tmp_path):
 def test_a_disagreeing_model_fails_the_check(tmp_path):
     from facial_emotion.models.architectures import build_model
 
-    exported = _trained_like(build_model("compact", "relu", COMPACT, None, seed=1), seed=1)
-    other = _trained_like(build_model("compact", "relu", COMPACT, None, seed=1), seed=2)
+    exported = _trained_like(build_model(COMPACT, "relu", seed=1), seed=1)
+    other = _trained_like(build_model(COMPACT, "relu", seed=1), seed=2)
     to_onnx(exported, tmp_path / "m.onnx", "exported")
     parity = check_parity(other, tmp_path / "m.onnx", _faces(200), min_agreement=0.999)
     assert not parity.ok and "needed 99.90%" in parity.line()
@@ -111,7 +113,7 @@ def test_an_onnx_file_without_class_names_is_refused(tmp_path):
     from facial_emotion.models.architectures import build_model
 
     path = tmp_path / "m.onnx"
-    to_onnx(build_model("compact", "relu", COMPACT, None), path, "x")
+    to_onnx(build_model(COMPACT, "relu"), path, "x")
     proto = onnx.load(str(path))
     del proto.metadata_props[:]
     onnx.save(proto, str(path))

@@ -42,13 +42,13 @@ def test_each_recipes_length_is_in_epochs_with_what_they_took_beside_it(name):
     """A budget in minutes gave a slower CPU far fewer epochs: a recipe's length is its epochs,
     the same on any machine, and `measured` states the minutes and images/s they took where measured."""
     recipe = load_recipe(name, REPO)
-    params = recipes.recipe_params(name, REPO)["train"]
-    assert params["time_budget_minutes"] is None and params["lr_schedule"] != "cosine_time"
-    assert params["early_stopping"]["patience"] >= params["epochs"]  # nothing ends it before its last epoch
+    params = recipes.recipe_params(name, REPO).train
+    assert params.time_budget_minutes is None and params.lr_schedule != "cosine_time"
+    assert params.early_stopping.patience >= params.epochs  # nothing ends it before its last epoch
     if recipe.measured is None:  # never run: it must say so
         assert "NOT MEASURED" in recipe.path.read_text()
     else:
-        assert recipe.measured.epochs == params["epochs"] and recipe.measured.images_per_second > 0
+        assert recipe.measured.epochs == params.epochs and recipe.measured.images_per_second > 0
 
 
 @pytest.mark.parametrize("value", [True, False, None, 0.0, 0.002, 0.00005, 1.0e-7, 2.5e12, 40, -3, "compact",

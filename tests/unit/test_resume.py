@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 
 from facial_emotion.models import training  # noqa: E402
 from facial_emotion.models.resume import TrainingState, fingerprint  # noqa: E402
-from facial_emotion.params import read_params  # noqa: E402
+from tests.support.sections import changed, train  # noqa: E402
 
 
 class StopAfter(keras.callbacks.Callback):
@@ -37,10 +37,8 @@ def _data(n=160, seed=0):
 
 
 def _cfg(**over):
-    cfg = dict(read_params().train.model_dump(), epochs=4, batch_size=32, learning_rate=0.003, deterministic=True,
-               early_stopping={"monitor": "val_accuracy", "patience": 10})
-    cfg.update(over)
-    return cfg
+    return train(**{"epochs": 4, "batch_size": 32, "learning_rate": 0.003, "deterministic": True,
+                    "early_stopping": {"monitor": "val_accuracy", "patience": 10}, **over})
 
 
 def _model(seed=7):
@@ -56,24 +54,17 @@ def _run(cfg, root, stop_after=None, aug=False):
     prints = fingerprint(cfg, model, [images, labels], None, 3)
     state = TrainingState.open("cnn-test", prints, root=root)
     if stop_after is not None:
-        original = training._snapshot_class
+        save = state.save
 
-        def with_stop():
-            cls = original()
+        def save_then_stop(model, epoch, *args):
+            """The snapshot after `stop_after` epochs is written whole, then the run dies."""
+            save(model, epoch, *args)
+            if epoch == stop_after:
+                raise KeyboardInterrupt("stopped")
 
-            class Stopping(cls):
-                def on_epoch_end(self, epoch, logs=None):
-                    super().on_epoch_end(epoch, logs)
-                    if epoch + 1 == stop_after:
-                        raise KeyboardInterrupt("stopped")
-            return Stopping
-
-        training._snapshot_class = with_stop
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                training.fit(model, images[:128], labels[:128], images[128:], labels[128:], cfg, seed=3, state=state)
-        finally:
-            training._snapshot_class = original
+        state.save = save_then_stop
+        with pytest.raises(KeyboardInterrupt):
+            training.fit(model, images[:128], labels[:128], images[128:], labels[128:], cfg, seed=3, state=state)
         return None, None
     result = training.fit(model, images[:128], labels[:128], images[128:], labels[128:], cfg, seed=3, state=state)
     return model, result
@@ -107,7 +98,7 @@ def test_a_changed_param_starts_fresh_and_says_why(tmp_path, caplog):
     training.set_seeds(3, True)
     _run(cfg, tmp_path, stop_after=1)
     training.set_seeds(3, True)
-    _, result = _run(dict(cfg, learning_rate=0.001), tmp_path)
+    _, result = _run(changed(cfg, learning_rate=0.001), tmp_path)
     assert result.resumed_from == 0 and len(result.history) == 3
     assert "its params changed since: starting fresh" in caplog.text
 

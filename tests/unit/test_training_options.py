@@ -12,26 +12,44 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from facial_emotion.models.training import TrainingError, make_optimizer, make_schedule  # noqa: E402
-from facial_emotion.params import read_params  # noqa: E402
+from facial_emotion.models.callbacks import Clock  # noqa: E402
+from facial_emotion.models.rates import learning_rate_policy  # noqa: E402
+from facial_emotion.models.training import TrainingError, make_optimizer  # noqa: E402
+from tests.support.sections import changed, train  # noqa: E402
 
 
 @pytest.fixture()
 def train_cfg():
-    return dict(read_params().train.model_dump(), learning_rate=0.01, min_learning_rate=1e-5)
+    return train(learning_rate=0.01, min_learning_rate=1e-5)
 
 
 def _rates(schedule, steps):
     return np.array([float(keras.ops.convert_to_numpy(schedule(step))) for step in steps])
 
 
+def _optimizer(cfg, model=None):
+    """The optimizer fit would make for cfg, 10 steps per epoch over 5 epochs."""
+    return make_optimizer(cfg, learning_rate_policy(cfg, 10, 5, Clock())[0], model)
+
+
 @pytest.mark.parametrize("name", ["plateau", "constant"])
 def test_plateau_and_constant_start_from_the_learning_rate(train_cfg, name):
-    assert make_schedule(dict(train_cfg, lr_schedule=name), 10, 5) == 0.01
+    rate, callbacks = learning_rate_policy(changed(train_cfg, lr_schedule=name), 10, 5, Clock())
+    assert rate == 0.01
+    assert [type(c).__name__ for c in callbacks] == (["ReduceLROnPlateau"] if name == "plateau" else [])
+
+
+def test_plateau_halves_the_rate_on_its_monitor_down_to_the_floor(train_cfg):
+    _, [plateau] = learning_rate_policy(train_cfg, 10, 5, Clock())
+    reduce_lr = train_cfg.reduce_lr
+    assert (plateau.monitor, plateau.mode, plateau.factor, plateau.patience, plateau.min_lr) == \
+        (reduce_lr.monitor, "max", reduce_lr.factor, reduce_lr.patience, 1e-5)
 
 
 def test_cosine_falls_from_the_rate_to_the_floor_over_all_epochs(train_cfg):
-    rates = _rates(make_schedule(dict(train_cfg, lr_schedule="cosine"), 10, 5), [0, 25, 50, 80])
+    schedule, callbacks = learning_rate_policy(changed(train_cfg, lr_schedule="cosine"), 10, 5, Clock())
+    assert callbacks == []
+    rates = _rates(schedule, [0, 25, 50, 80])
     assert rates[0] == pytest.approx(0.01)
     assert rates[1] == pytest.approx((0.01 + 1e-5) / 2, rel=1e-3)  # half-way down at half of the 50 steps
     assert rates[2] == pytest.approx(1e-5, rel=1e-3)
@@ -39,20 +57,21 @@ def test_cosine_falls_from_the_rate_to_the_floor_over_all_epochs(train_cfg):
 
 
 def test_onecycle_warms_up_linearly_then_anneals(train_cfg):
-    cfg = dict(train_cfg, lr_schedule="onecycle", onecycle={"warmup_fraction": 0.2, "div_factor": 10.0})
-    rates = _rates(make_schedule(cfg, 10, 10), [0, 10, 20, 60, 100])  # 100 steps, 20 of warm-up
+    cfg = changed(train_cfg, lr_schedule="onecycle", onecycle={"warmup_fraction": 0.2, "div_factor": 10.0})
+    schedule, _ = learning_rate_policy(cfg, 10, 10, Clock())
+    rates = _rates(schedule, [0, 10, 20, 60, 100])  # 100 steps, 20 of warm-up
     assert rates[0] == pytest.approx(0.001)
     assert rates[1] == pytest.approx(0.0055, rel=1e-3)  # half-way up
     assert rates[2] == pytest.approx(0.01)
     assert rates[3] == pytest.approx((0.01 + 1e-5) / 2, rel=1e-3)  # half-way down the remaining 80 steps
     assert rates[4] == pytest.approx(1e-5, rel=1e-3)
-    assert np.all(np.diff(_rates(make_schedule(cfg, 10, 10), range(20))) > 0)
+    assert np.all(np.diff(_rates(schedule, range(20))) > 0)
 
 
 @pytest.mark.parametrize(("name", "cls"), [("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
 def test_each_optimizer_is_the_keras_one(train_cfg, name, cls):
     decay = 0.05 if name == "adamw" else 0.0
-    optimizer = make_optimizer(dict(train_cfg, optimizer=name, weight_decay=decay, momentum=0.8), 10, 5)
+    optimizer = _optimizer(changed(train_cfg, optimizer=name, weight_decay=decay, momentum=0.8))
     assert type(optimizer).__name__ == cls
     if name == "adamw":
         assert optimizer.weight_decay == pytest.approx(0.05)
@@ -60,29 +79,29 @@ def test_each_optimizer_is_the_keras_one(train_cfg, name, cls):
         assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.8)
 
 
-def _decayed_by_one_step(cfg, names):
+def _decayed_by_one_step(cfg, names, **changes):
     """Each named weight's value (all start at 1.0) after one AdamW step with zero gradients:
     Adam's own update is then zero, so only the decoupled decay moves a weight."""
-    optimizer = make_optimizer(dict(cfg, optimizer="adamw", lr_schedule="constant", ema_momentum=None), 10, 5)
+    optimizer = _optimizer(changed(cfg, optimizer="adamw", lr_schedule="constant", ema_momentum=None, **changes))
     weights = [keras.Variable(np.ones(3, dtype="float32"), name=name) for name in names]
     optimizer.apply_gradients([(keras.ops.zeros(3), weight) for weight in weights])
     return {name: float(keras.ops.convert_to_numpy(weight)[0]) for name, weight in zip(names, weights)}
 
 
 def test_adamw_decays_every_weight_by_default(train_cfg):
-    after = _decayed_by_one_step(dict(train_cfg, weight_decay=0.5), ["kernel", "gamma", "bias"])
+    after = _decayed_by_one_step(train_cfg, ["kernel", "gamma", "bias"], weight_decay=0.5)
     assert after == pytest.approx({"kernel": 1 - 0.01 * 0.5, "gamma": 0.995, "bias": 0.995})
 
 
 def test_weight_decay_exclude_keeps_the_named_weights_undecayed(train_cfg):
-    cfg = dict(train_cfg, weight_decay=0.5, weight_decay_exclude=["gamma", "beta", "bias"])
-    after = _decayed_by_one_step(cfg, ["kernel", "depthwise_kernel", "gamma", "beta", "bias"])
+    after = _decayed_by_one_step(train_cfg, ["kernel", "depthwise_kernel", "gamma", "beta", "bias"], weight_decay=0.5,
+                                 weight_decay_exclude=["gamma", "beta", "bias"])
     assert after == pytest.approx({"kernel": 0.995, "depthwise_kernel": 0.995, "gamma": 1.0, "beta": 1.0, "bias": 1.0})
 
 
 def test_weight_decay_exclude_names_are_parts_not_patterns(train_cfg):
     """`.` in a name part is a dot, not any character: the names reach Keras' regex escaped."""
-    after = _decayed_by_one_step(dict(train_cfg, weight_decay=0.5, weight_decay_exclude=["b.as"]), ["bias", "b.as"])
+    after = _decayed_by_one_step(train_cfg, ["bias", "b.as"], weight_decay=0.5, weight_decay_exclude=["b.as"])
     assert after == pytest.approx({"bias": 0.995, "b.as": 1.0})
 
 
@@ -91,8 +110,8 @@ def test_weight_decay_exclude_name_matching_no_weight_is_named(train_cfg):
 
     model = build_compact(activation="relu", base_filters=4, blocks=[8, 16], dropout=0.0)
     with pytest.raises(TrainingError, match="train.weight_decay_exclude: 'gama' names no trainable weight .*gamma"):
-        make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "gama"]), 10, 5, model)
-    make_optimizer(dict(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "bias"]), 10, 5, model)
+        _optimizer(changed(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "gama"]), model)
+    _optimizer(changed(train_cfg, optimizer="adamw", weight_decay_exclude=["gamma", "bias"]), model)
 
 
 def _tiny_fit(cfg, epochs):
@@ -101,18 +120,18 @@ def _tiny_fit(cfg, epochs):
 
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7
-    cfg = dict(cfg, epochs=epochs, batch_size=32, early_stopping={"monitor": "val_accuracy", "patience": epochs})
+    cfg = changed(cfg, epochs=epochs, batch_size=32, early_stopping={"monitor": "val_accuracy", "patience": epochs})
     return fit(build_compact(blocks=(8, 8, 8, 8)), images[:48], labels[:48], images[48:], labels[48:], cfg)
 
 
 def test_time_budget_stops_after_the_epoch_that_would_overrun_it(train_cfg):
-    result = _tiny_fit(dict(train_cfg, time_budget_minutes=1e-6), epochs=5)
+    result = _tiny_fit(changed(train_cfg, time_budget_minutes=1e-6), epochs=5)
     assert result.stopped_by_time_budget and not result.stopped_early
     assert len(result.history) == 1
 
 
 def test_no_time_budget_runs_every_epoch(train_cfg):
-    result = _tiny_fit(dict(train_cfg, time_budget_minutes=None), epochs=3)
+    result = _tiny_fit(changed(train_cfg, time_budget_minutes=None), epochs=3)
     assert not result.stopped_by_time_budget and len(result.history) == 3
 
 
@@ -136,7 +155,7 @@ def test_an_epoch_budget_ends_at_the_same_step_on_a_machine_a_thousand_times_slo
     minutes (cosine_time) gives the slow machine fewer epochs, which is why recipes no longer use one."""
     from facial_emotion.models import callbacks
 
-    cfg = dict(train_cfg, lr_schedule=schedule, time_budget_minutes=2.0 if schedule == "cosine_time" else None)
+    cfg = changed(train_cfg, lr_schedule=schedule, time_budget_minutes=2.0 if schedule == "cosine_time" else None)
     runs = {}
     for factor in (1.0, 1000.0):
         monkeypatch.setattr(callbacks, "time", _SlowClock(factor))
@@ -153,15 +172,16 @@ def test_an_epoch_budget_ends_at_the_same_step_on_a_machine_a_thousand_times_slo
         assert len(runs[1.0]) == 3 and len(runs[1000.0]) < 3
 
 
-def test_cosine_rate_runs_from_peak_to_floor_and_stays_there():
-    from facial_emotion.models.callbacks import learning_rate_at
-
-    assert [learning_rate_at(p, 0.01, 1e-5) for p in (-1, 0, 1, 2)] == pytest.approx([0.01, 0.01, 1e-5, 1e-5])
-    assert learning_rate_at(0.5, 0.01, 1e-5) == pytest.approx((0.01 + 1e-5) / 2)
+def test_cosine_time_runs_from_peak_to_floor_over_the_budget_and_stays_there(train_cfg):
+    rate, [callback] = learning_rate_policy(changed(train_cfg, lr_schedule="cosine_time", time_budget_minutes=2.0),
+                                            10, 5, Clock())
+    assert rate == 0.01
+    at = [callback.rate_at(seconds) for seconds in (-60, 0, 60, 120, 240)]
+    assert at == pytest.approx([0.01, 0.01, (0.01 + 1e-5) / 2, 1e-5, 1e-5])
 
 
 def test_cosine_time_anneals_over_the_budget(train_cfg):
-    result = _tiny_fit(dict(train_cfg, lr_schedule="cosine_time", time_budget_minutes=1e-6), epochs=5)
+    result = _tiny_fit(changed(train_cfg, lr_schedule="cosine_time", time_budget_minutes=1e-6), epochs=5)
     assert result.stopped_by_time_budget and len(result.history) == 1
     assert result.history[0]["learning_rate"] == pytest.approx(1e-5)  # the budget is spent: the rate is at its floor
 
@@ -217,7 +237,7 @@ def test_fit_trains_with_mixup_and_validates_on_unblended_faces(train_cfg):
     labels: blended validation faces or labels would give another loss."""
     from facial_emotion.models.training import one_hot
 
-    cfg = dict(train_cfg, mixup=0.2, restore="last", ema_momentum=None)
+    cfg = changed(train_cfg, mixup=0.2, restore="last", ema_momentum=None)
     model, result, images, labels = _fit_keeping_model(cfg, epochs=2)
     expected = model.evaluate(images[..., None], one_hot(labels), batch_size=32, verbose=0, return_dict=True)
     assert len(result.history) == 2 and np.isfinite(result.history[-1]["loss"])
@@ -245,8 +265,8 @@ def test_validation_figures_match_keras_evaluate():
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
 def test_ema_momentum_turns_on_the_optimizers_moving_average(train_cfg, name):
-    assert not make_optimizer(dict(train_cfg, optimizer=name, ema_momentum=None), 10, 5).use_ema
-    optimizer = make_optimizer(dict(train_cfg, optimizer=name, ema_momentum=0.95), 10, 5)
+    assert not _optimizer(changed(train_cfg, optimizer=name, ema_momentum=None)).use_ema
+    optimizer = _optimizer(changed(train_cfg, optimizer=name, ema_momentum=0.95))
     assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.95)
 
 
@@ -276,8 +296,8 @@ def _fit_keeping_model(cfg, epochs, first_callback=None):
     keras.utils.set_random_seed(3)
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (96, 48, 48), dtype=np.uint8), np.arange(96) % 7
-    cfg = dict(cfg, epochs=epochs, batch_size=16, learning_rate=0.01, lr_schedule="constant",
-               early_stopping={"monitor": "val_loss", "patience": epochs, **cfg.get("early_stopping", {})})
+    cfg = cfg.model_copy(update={"epochs": epochs, "batch_size": 16, "learning_rate": 0.01, "lr_schedule": "constant",
+                                 "early_stopping": cfg.early_stopping.model_copy(update={"patience": epochs})})
     model = build_compact(blocks=(8, 8, 8, 8))
     if first_callback is not None:
         keras_fit = model.fit
@@ -316,8 +336,9 @@ def test_with_ema_the_model_returned_is_the_validated_average(train_cfg, best_ep
     from facial_emotion.models.training import one_hot
 
     chooser = _ChooseBestAndKeepSteps(best_epoch)
-    cfg = dict(train_cfg, time_budget_minutes=time_budget, ema_momentum=0.9,
-               early_stopping={"monitor": "chosen_loss"})
+    # chosen_loss is no monitor params.yaml allows: set without the schema's check.
+    cfg = changed(train_cfg, time_budget_minutes=time_budget, ema_momentum=0.9)
+    cfg = cfg.model_copy(update={"early_stopping": cfg.early_stopping.model_copy(update={"monitor": "chosen_loss"})})
     model, result, images, labels = _fit_keeping_model(cfg, epochs=3, first_callback=chooser)
     assert result.best_epoch == best_epoch and len(result.history) == (1 if time_budget else 3)
     steps_per_epoch = len(chooser.steps) // len(result.history)
@@ -332,13 +353,6 @@ def test_with_ema_the_model_returned_is_the_validated_average(train_cfg, best_ep
     loss = model.loss(one_hot(labels), model.predict(images[..., None], verbose=0))
     assert result.history[best_epoch - 1]["val_loss"] == pytest.approx(float(keras.ops.convert_to_numpy(loss)),
                                                                        rel=1e-4)
-
-
-def test_restore_is_best_unless_last(train_cfg):
-    from facial_emotion.models.training import restore_choice
-
-    assert restore_choice(dict(train_cfg, restore="last")) == "last"
-    assert restore_choice({k: v for k, v in train_cfg.items() if k != "restore"}) == "best"  # older params files
 
 
 @pytest.mark.slow  # fits a tiny network for several epochs (the fast tier keeps the short fits)
@@ -358,9 +372,9 @@ def test_restore_keeps_the_chosen_epochs_weights_in_the_model(train_cfg, restore
     keras.utils.set_random_seed(5)
     rng = np.random.default_rng(1)
     images, labels = rng.integers(0, 256, (96, 48, 48), dtype=np.uint8), np.arange(96) % 7
-    cfg = dict(train_cfg, epochs=3 if time_budget else 6, batch_size=16, learning_rate=0.05, lr_schedule="constant",
-               restore=restore, ema_momentum=0.5, time_budget_minutes=time_budget,
-               early_stopping={"monitor": "val_loss", "patience": 6})
+    cfg = changed(train_cfg, epochs=3 if time_budget else 6, batch_size=16, learning_rate=0.05, lr_schedule="constant",
+                  restore=restore, ema_momentum=0.5, time_budget_minutes=time_budget,
+                  early_stopping={"monitor": "val_loss", "patience": 6})
     model = build_compact(blocks=(8, 8, 8, 8))
     result = fit(model, images[:64], labels[:64], images[64:], labels[64:], cfg, seed=5)
     if time_budget is None:
