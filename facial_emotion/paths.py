@@ -16,6 +16,7 @@ DVC_LOCK = Path("dvc.lock")
 RECIPES_DIR = Path("recipes")  # named param overrides, run with `make recipe RECIPE=<name>`
 MLFLOW_DB = Path("mlflow.db")  # the local MLflow store when MLFLOW_TRACKING_URI is unset (never in DVC or git)
 MLARTIFACTS_DIR = Path("mlartifacts")  # that store's artifacts
+STATE_DIR = Path(".state")  # training snapshots for resuming, at the work tree's root (models/resume.py)
 
 # data/: ingest -> interim -> processed splits -> balanced training sets
 INTERIM_FACES = Path("data/interim/faces.npz")

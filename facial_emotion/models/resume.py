@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..paths import DVC_YAML, STATE_DIR
+
 if TYPE_CHECKING:
     from ..params.training import TrainSection
 
@@ -49,7 +51,7 @@ def state_root() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     here = Path.cwd().resolve()
-    return next((p for p in (here, *here.parents) if (p / "dvc.yaml").exists()), here) / ".state"
+    return next((p for p in (here, *here.parents) if (p / DVC_YAML).exists()), here) / STATE_DIR
 
 
 def _sha256(*chunks: bytes) -> str:
