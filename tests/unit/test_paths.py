@@ -10,8 +10,8 @@ import yaml
 from facial_emotion import paths
 
 REPO = Path(__file__).resolve().parents[2]
-NOT_IN_DVC = {"PARAMS_FILE", "DVC_YAML", "DVC_LOCK", "RECIPES_DIR", "MLFLOW_DB", "MLARTIFACTS_DIR", "DEMO_LIVE_DIR",
-              "REPORTS_DIR"}  # not stage deps or outs
+NOT_IN_DVC = {"PARAMS_FILE", "DVC_YAML", "DVC_LOCK", "RECIPES_DIR", "MLFLOW_DB", "MLARTIFACTS_DIR", "STATE_DIR",
+              "DEMO_LIVE_DIR", "REPORTS_DIR"}  # not stage deps or outs
 
 
 def _dvc_paths() -> set[str]:
