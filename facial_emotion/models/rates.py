@@ -36,7 +36,7 @@ def learning_rate_policy(cfg: TrainSection, steps_per_epoch: int, epochs: int, c
     if schedule == "plateau":
         plateau = cfg.reduce_lr
         return peak, [keras.callbacks.ReduceLROnPlateau(
-            monitor=plateau.monitor, mode="min" if "loss" in plateau.monitor else "max", factor=plateau.factor,
+            monitor=plateau.monitor, mode=plateau.mode, factor=plateau.factor,
             patience=plateau.patience, min_lr=floor, verbose=0)]
     if schedule == "constant":
         return peak, []

@@ -211,8 +211,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
         metrics=["accuracy"],
     )
     warm_up_ema(model.optimizer)
-    monitor = cfg.early_stopping.monitor
-    mode = "min" if "loss" in monitor else "max"
+    monitor, mode = cfg.early_stopping.monitor, cfg.early_stopping.mode
     logger = EpochLogger(epochs, len(x_train), label, mlflow_run, clock, cfg.time_budget_minutes)
     early = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.early_stopping.patience,
                                           restore_best_weights=cfg.restore == "best", verbose=0)

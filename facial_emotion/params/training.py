@@ -84,13 +84,21 @@ class OneCycleSection(Section):
     div_factor: Annotated[float, Field(ge=1)]
 
 
-class EarlyStoppingSection(Section):
+class MonitoredSection(Section):
+    """A callback that watches one logged metric: lower is better for a loss, higher for the rest."""
+
     monitor: Monitor
+
+    @property
+    def mode(self) -> Literal["min", "max"]:
+        return "min" if "loss" in self.monitor else "max"
+
+
+class EarlyStoppingSection(MonitoredSection):
     patience: NonNegative
 
 
-class ReduceLrSection(Section):
-    monitor: Monitor
+class ReduceLrSection(MonitoredSection):
     factor: Fraction
     patience: NonNegative
 
