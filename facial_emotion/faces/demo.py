@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import PipelineError
 from ..labels import EMOTIONS
-from ..paths import DEMO_LIVE_DIR
+from ..paths import DEMO_LIVE_DIR, PARAMS_FILE
 from ..params import defaults, with_changes
 from ..params.demo import DemoSection
 from .analyzer import FrameAnalyzer
@@ -226,7 +226,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    app = read_app_params(args.params)
+    app = read_app_params(args.params, missing_ok=args.params == str(PARAMS_FILE))
     demo = with_changes(app.demo, "demo", max_frames=args.max_frames)
     window = None if args.no_window else Window()
     source = open_source(args.source, demo.clip)  # fail on a bad source before the slow model load

@@ -5,15 +5,18 @@ command line, else the registered champion (the shipped model when the registry 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..params import defaults
+from ..params import ParamsError, defaults
 from ..params.demo import DemoSection, ServeSection
 
 if TYPE_CHECKING:
     from .emotion_classifier import EmotionClassifier
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,14 @@ class AppParams:
     serve: ServeSection
 
 
-def read_app_params(path: str | Path = "params.yaml") -> AppParams:
-    """params.yaml's values when the file exists (a problem in it is one ParamsError line), else the defaults."""
+def read_app_params(path: str | Path = "params.yaml", missing_ok: bool = True) -> AppParams:
+    """params.yaml's values when the file exists (a problem in it is one ParamsError line), else the
+    defaults, said in the log. A file the user named (`missing_ok` False) must exist: a typo in
+    `--params` is an error, not a run on the defaults."""
     if not Path(path).exists():
+        if not missing_ok:
+            raise ParamsError(f"{path}: params file not found")
+        log.info("%s not found: using the shipped defaults (facial_emotion/params/defaults.py)", path)
         return AppParams(defaults.SEED, None, defaults.REGISTRY.model_name, defaults.DEMO, defaults.SERVE)
     from ..params import read_params
 

@@ -60,7 +60,7 @@ def _is_loopback(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    params = read_app_params(args.params)
+    params = read_app_params(args.params, missing_ok=args.params == str(PARAMS_FILE))
     serve = serve_section(params.serve, args)
     if not _is_loopback(serve.host):
         log.warning("binding %s: the service is reachable from other machines and has no authentication", serve.host)

@@ -165,6 +165,8 @@ def test_the_demo_reads_the_validated_section_and_defaults_without_a_file(tmp_pa
     assert app.seed == raw["seed"] and app.registered_model == raw["registry"]["model_name"]
     absent = read_app_params(tmp_path / "absent.yaml")
     assert absent.demo == defaults.DEMO and absent.seed == defaults.SEED and absent.experiment is None
+    with pytest.raises(ParamsError, match=r"absent\.yaml: params file not found"):
+        read_app_params(tmp_path / "absent.yaml", missing_ok=False)  # a file named by --params must exist
 
 
 def test_a_command_line_change_is_checked_by_the_schema():
