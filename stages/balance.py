@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     tracking.configure(experiment)
     train = FaceDataset.load(TRAIN)
     # Balanced on the labels trained on: FER2013's, or FER+'s (the most-voted class of each face).
-    targets = training_targets(train, params.labels.source, params.labels.ferplus_target, "balance")
+    targets = training_targets(train, params.labels, "balance")
     train, labels, classes = _keep_rows(train, targets.index), targets.hard_labels, targets.classes
     ferplus = params.labels.source == "ferplus"
 
@@ -70,17 +70,18 @@ def main(argv: list[str] | None = None) -> None:
         "flip": {"classes": list(cfg.flip_classes), "after": _counts(flip_labels, classes),
                  "rows": int(len(flip_labels))},
     }
-    if ferplus:
-        # Under FER+ the votes are the labels: SMOTE's new faces get all ten votes for their class, and
-        # the FER2013 label (unused in training) is -1 for them.
+    # The votes go with their faces (FER+'s labels, or FER2013's second target): SMOTE's new faces get
+    # all ten votes for their class, and under FER+ their FER2013 label (unused in training) is -1.
+    smote_votes = flip_votes = None
+    if train.has_votes:
         new_votes = np.zeros((new_rows, train.votes.shape[1]), dtype=np.uint8)
         new_votes[np.arange(new_rows), smote_labels[len(train.rows):]] = 10
-        smote_out = (np.concatenate([train.labels, np.full(new_rows, -1, dtype=np.int64)]),
-                     np.concatenate([train.votes, new_votes]))
-        flip_out = (np.concatenate([train.labels, train.labels[flipped]]),
-                    np.concatenate([train.votes, train.votes[flipped]]))
-    else:
-        smote_out, flip_out = (smote_labels, None), (flip_labels, None)
+        smote_votes = np.concatenate([train.votes, new_votes])
+        flip_votes = np.concatenate([train.votes, train.votes[flipped]])
+    smote_fer2013 = (np.concatenate([train.labels, np.full(new_rows, -1, dtype=np.int64)]) if ferplus
+                     else smote_labels)
+    smote_out = (smote_fer2013, smote_votes)
+    flip_out = (np.concatenate([train.labels, train.labels[flipped]]), flip_votes)
     log.info("SMOTE: %d -> %d rows in %.1fs; flips: %d -> %d rows",
              len(train.labels), len(smote_labels), smote_seconds, len(train.labels), len(flip_labels))
     with tracking.stage_run("balance", params.logged(), train.source, train.sha256, experiment=experiment,

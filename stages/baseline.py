@@ -39,7 +39,7 @@ def main(argv=None) -> None:
     training = load_training_set(balance)
     # FER2013's labels or FER+'s majority (the most-voted class under the vote distribution): scikit-learn
     # learns one class per face.
-    targets = training_targets(training.data, params.labels.source, params.labels.ferplus_target, "baseline")
+    targets = training_targets(training.data, params.labels, "baseline")
     images, labels = subsample(training.data.images[targets.index], targets.hard_labels, section.max_train_samples,
                                seed)
     name = args.model

@@ -32,8 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     dataset = FaceDataset.load(INTERIM)
     split = make_split(dataset, split_params.strategy, split_params.val_fraction, seed)
     # The training faces the label source can teach: under FER+, not those voted unknown or not-a-face.
-    targets = training_targets(dataset.subset(split.train), params.labels.source, params.labels.ferplus_target,
-                               "preprocess")
+    targets = training_targets(dataset.subset(split.train), params.labels, "preprocess")
     parts = {"train": split.train[targets.index], "val": split.val, "test": split.test}
     summary = {
         "strategy": split_params.strategy,

@@ -50,7 +50,7 @@ def main(argv=None) -> None:
 
     training = load_training_set(args.balance)
     # FER2013's labels, or FER+'s votes (majority or distribution): the classes and targets follow labels.source.
-    targets = training_targets(training.data, params.labels.source, params.labels.ferplus_target, "train")
+    targets = training_targets(training.data, params.labels, "train")
     x_train, y_train = training.data.images[targets.index], targets.y
     val = FaceDataset.load(paths.processed("val"))
     val_set = label_set(val, params.labels.source, "train")
@@ -64,7 +64,8 @@ def main(argv=None) -> None:
     model = build_model(cnn, args.activation, augmentation, seed, name, num_classes=len(targets.classes))
     log.info("%s: %s network, %d parameters, %d classes (%s labels%s), %d training images (%s), %d validation; %s",
              name, cnn.architecture, model.count_params(), len(targets.classes), params.labels.source,
-             f", {params.labels.ferplus_target}" if params.labels.source == "ferplus" else "", len(x_train),
+             f", {params.labels.ferplus_target}" if params.labels.source == "ferplus"
+             else f", FER+ votes mixed in at {params.labels.ferplus_mix}" if params.labels.ferplus_mix else "", len(x_train),
              args.balance, len(x_val), threads_note())
 
     folder = model_dir(name)

@@ -8,12 +8,16 @@ uses one of them, chosen in params.yaml; scores are reported on every set the da
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..labels import EMOTIONS, FERPLUS_EMOTIONS, classes_for
+from ..labels import EMOTIONS, FERPLUS_EMOTIONS
 from . import ferplus
 from .dataset import FaceDataset, IngestError
+
+if TYPE_CHECKING:
+    from ..params.data import LabelsSection
 
 
 @dataclass(frozen=True)
@@ -51,26 +55,41 @@ def label_set(dataset: FaceDataset, source: str, where: str) -> LabelSet:
 
 @dataclass(frozen=True)
 class TrainingTargets:
-    """What a model learns: `y` int labels or float32 [n, k] distributions, for the faces `index`."""
+    """What a model learns: `y` int labels or float32 [n, k] distributions, for the faces `index`;
+    `hard_labels` the one class per face that class weights, SMOTE and counts use."""
 
     classes: tuple[str, ...]
     index: np.ndarray
     y: np.ndarray
     left_out: int
-
-    @property
-    def hard_labels(self) -> np.ndarray:
-        """Int labels (the distribution's most-voted class): for class weights, SMOTE and counts."""
-        return self.y if self.y.ndim == 1 else self.y.argmax(axis=1)
+    hard_labels: np.ndarray
 
 
-def training_targets(dataset: FaceDataset, source: str, ferplus_target: str, where: str) -> TrainingTargets:
-    """The training faces and their targets for `labels.source` / `labels.ferplus_target`."""
-    if source == "fer2013":
+def training_targets(dataset: FaceDataset, labels: LabelsSection, where: str) -> TrainingTargets:
+    """The training faces and their targets for params.yaml's `labels` section."""
+    if labels.source == "fer2013":
         known = np.flatnonzero(dataset.labels >= 0)
-        return TrainingTargets(classes_for(source), known, dataset.labels[known], len(dataset) - len(known))
+        hard = dataset.labels[known]
+        y = hard if labels.ferplus_mix == 0 else mixed_targets(dataset, known, labels.ferplus_mix, where)
+        return TrainingTargets(EMOTIONS, known, y, len(dataset) - len(known), hard)
     if not dataset.has_votes:
-        label_set(dataset, source, where)  # raises the one-line error
-    keep = np.flatnonzero(ferplus.trainable(dataset.votes, ferplus_target))
-    y = ferplus.targets(dataset.votes[keep], ferplus_target)
-    return TrainingTargets(classes_for(source), keep, y, len(dataset) - len(keep))
+        label_set(dataset, labels.source, where)  # raises the one-line error
+    keep = np.flatnonzero(ferplus.trainable(dataset.votes, labels.ferplus_target))
+    y = ferplus.targets(dataset.votes[keep], labels.ferplus_target)
+    return TrainingTargets(FERPLUS_EMOTIONS, keep, y, len(dataset) - len(keep),
+                           y if y.ndim == 1 else y.argmax(axis=1))
+
+
+def mixed_targets(dataset: FaceDataset, index: np.ndarray, mix: float, where: str) -> np.ndarray:
+    """float32 [n, 7]: (1 - mix) * the FER2013 label + mix * FER+'s votes over the same seven classes.
+
+    A face none of whose votes is one of the seven (contempt, unknown or not-a-face only) keeps its label alone.
+    """
+    if not dataset.has_votes:
+        raise IngestError(f"{where}: labels.ferplus_mix is {mix} but the data has no FER+ votes "
+                          "(put fer2013new.csv beside FER2013 in data/raw/ and rerun ingest)")
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[dataset.labels[index]]
+    votes = dataset.votes[index, :len(EMOTIONS)].astype(np.float32)
+    totals = votes.sum(axis=1, keepdims=True)
+    shares = np.divide(votes, totals, out=one_hot.copy(), where=totals > 0)
+    return ((1 - mix) * one_hot + mix * shares).astype(np.float32)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..labels import EMOTIONS, label_for_folder
-from .messages import not_a_class
-from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Seconds, Section
+from .messages import FERPLUS_MIX_NEEDS_FER2013, not_a_class
+from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Seconds, Section, rule
 
 
 class MlflowSection(Section):
@@ -23,10 +23,18 @@ class DataSection(Section):
 
 class LabelsSection(Section):
     """Which labels the models learn: FER2013's single label, or FER+'s ten votes per face
-    (`data/raw/fer2013new.csv`), as the majority vote or as the whole vote distribution."""
+    (`data/raw/fer2013new.csv`), as the majority vote or as the whole vote distribution; or FER2013's
+    label blended with FER+'s votes (`ferplus_mix`), a second, cleaner target for a 7-class model."""
 
     source: Literal["fer2013", "ferplus"]
     ferplus_target: Literal["majority", "distribution"]
+    ferplus_mix: Annotated[float, Field(ge=0, le=1)]
+
+    @model_validator(mode="after")
+    def _mix_only_with_fer2013(self) -> LabelsSection:
+        if self.ferplus_mix > 0 and self.source != "fer2013":
+            raise rule("ferplus_mix", self.ferplus_mix, FERPLUS_MIX_NEEDS_FER2013)
+        return self
 
 
 class IngestSection(Section):

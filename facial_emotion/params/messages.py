@@ -250,6 +250,9 @@ def decay_needs_adamw(optimizer: str, key: str) -> str:
             "its default (cnn.l2 adds an L2 penalty for any optimizer)")
 
 
+FERPLUS_MIX_NEEDS_FER2013 = ("blends FER+'s votes into FER2013's labels, so it needs labels.source fer2013; "
+                             "with ferplus the votes are the target already: set it to 0")
+
 COSINE_TIME_NEEDS_BUDGET = "lr_schedule cosine_time needs a time budget in minutes"
 
 

@@ -58,3 +58,24 @@ def test_ferplus_trains_eight_class_models_scored_on_both_label_sets(pipeline_fo
     assert "Scores on every label set" in page and "contempt" in page
     demo = next((root / "reports/demo").glob("*.json"))
     assert demo.stat().st_size > 0
+
+
+def test_fer2013_models_learn_ferplus_votes_as_a_second_target(pipeline_fork):
+    """`labels.ferplus_mix`: a 7-class model trained on FER2013's labels blended with the votes; the
+    votes travel with SMOTE's and the flips' faces (SMOTE's new faces vote for their class)."""
+    from facial_emotion.data.dataset import FaceDataset
+
+    root = pipeline_fork.root
+    pipeline_fork.set_params({"labels.ferplus_mix": 0.5})
+    result = pipeline_fork.dvc("repro", "train@smote-relu")
+
+    assert "FER+ votes mixed in at 0.5" in result.stdout + result.stderr
+    smote = FaceDataset.load(root / "data/balanced/smote/train.npz")
+    assert smote.has_votes and len(smote.votes) == len(smote)
+    new = smote.rows < 0  # SMOTE's synthetic faces: all ten votes for their FER2013 class
+    assert new.any() and (smote.votes[new].argmax(axis=1) == smote.labels[new]).all()
+    assert (smote.votes[new].max(axis=1) == 10).all()
+    run = MlflowClient(pipeline_fork.tracking_uri).get_run(
+        _json(root, "models/cnn-smote-relu/mlflow_run.json")["run_id"])
+    assert run.data.tags["labels"] == "fer2013" and not run.data.tags["classes"].endswith("contempt")
+    assert run.data.params["labels.ferplus_mix"] == "0.5"

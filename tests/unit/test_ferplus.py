@@ -17,6 +17,7 @@ from facial_emotion.data.synthetic import generate_fer_csv
 from facial_emotion.evaluation.label_scores import align, by_label_set
 from facial_emotion.evaluation.scoring import score
 from facial_emotion.labels import EMOTIONS, FERPLUS_EMOTIONS, class_names
+from facial_emotion.params.data import LabelsSection
 
 HEADER = ["Usage", "Image name", *ferplus.FILE_COLUMNS]
 
@@ -132,13 +133,47 @@ def test_each_training_mode_targets_what_the_paper_says() -> None:
     votes[2, 9] = 10
     faces = FaceDataset(images=np.zeros((3, 48, 48), np.uint8), labels=np.array([3, 5, 6]),
                         usage=np.array(["Training"] * 3), rows=np.arange(3), votes=votes)
-    soft = training_targets(faces, "ferplus", "distribution", "test")
+    soft = training_targets(faces, labels_section("ferplus", "distribution"), "test")
     assert soft.index.tolist() == [0, 1] and soft.left_out == 1 and soft.classes == FERPLUS_EMOTIONS
     assert np.allclose(soft.y[0], [0, 0, 0, 0.6, 0, 0, 0.4, 0]) and np.allclose(soft.y[1, [2, 5]], [0.5, 0.5])
-    hard = training_targets(faces, "ferplus", "majority", "test")
+    hard = training_targets(faces, labels_section("ferplus", "majority"), "test")
     assert hard.index.tolist() == [0] and hard.y.tolist() == [3]
-    plain = training_targets(faces, "fer2013", "distribution", "test")
+    plain = training_targets(faces, labels_section("fer2013", "distribution"), "test")
     assert plain.classes == EMOTIONS and plain.y.tolist() == [3, 5, 6]
+
+
+def labels_section(source: str, target: str = "distribution", mix: float = 0.0) -> LabelsSection:
+    return LabelsSection(source=source, ferplus_target=target, ferplus_mix=mix)
+
+
+def test_the_second_target_blends_the_fer2013_label_with_the_votes() -> None:
+    votes = np.zeros((4, 10), dtype=np.uint8)
+    votes[0, [3, 6]] = 6, 4       # happiness 6, neutral 4
+    votes[1, [5, 2, 9]] = 4, 4, 2  # not-a-face votes left out of the shares
+    votes[2, 7] = 10              # contempt only: none of the seven, the label alone
+    votes[3, 0] = 10              # the votes disagree with the label
+    faces = FaceDataset(images=np.zeros((4, 48, 48), np.uint8), labels=np.array([3, 5, 6, 4]),
+                        usage=np.array(["Training"] * 4), rows=np.arange(4), votes=votes)
+    mixed = training_targets(faces, labels_section("fer2013", mix=0.5), "test")
+    assert mixed.classes == EMOTIONS and mixed.y.shape == (4, 7) and mixed.y.dtype == np.float32
+    assert np.allclose(mixed.y.sum(axis=1), 1)
+    assert np.allclose(mixed.y[0], [0, 0, 0, 0.8, 0, 0, 0.2])
+    assert np.allclose(mixed.y[1], [0, 0, 0.25, 0, 0, 0.75, 0])
+    assert np.allclose(mixed.y[2], np.eye(7)[6])
+    assert np.allclose(mixed.y[3], [0.5, 0, 0, 0, 0.5, 0, 0])
+    # class weights, SMOTE and counts keep FER2013's label, even where the blend is a tie
+    assert mixed.hard_labels.tolist() == [3, 5, 6, 4]
+    votes_only = training_targets(faces, labels_section("fer2013", mix=1.0), "test")
+    assert np.allclose(votes_only.y[3], np.eye(7)[0])
+
+
+def test_the_second_target_needs_votes_and_fer2013_labels() -> None:
+    faces = FaceDataset(images=np.zeros((2, 48, 48), np.uint8), labels=np.array([3, 5]),
+                        usage=np.array(["Training"] * 2), rows=np.arange(2))
+    with pytest.raises(IngestError, match=r"^train: labels.ferplus_mix is 0.3 but the data has no FER\+ votes"):
+        training_targets(faces, labels_section("fer2013", mix=0.3), "train")
+    with pytest.raises(ValueError, match="needs labels.source fer2013"):
+        labels_section("ferplus", mix=0.3)
 
 
 def test_class_names_follow_the_model_output_size() -> None:
