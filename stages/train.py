@@ -65,8 +65,8 @@ def main(argv=None) -> None:
     log.info("%s: %s network, %d parameters, %d classes (%s labels%s), %d training images (%s), %d validation; %s",
              name, cnn.architecture, model.count_params(), len(targets.classes), params.labels.source,
              f", {params.labels.ferplus_target}" if params.labels.source == "ferplus"
-             else f", FER+ votes mixed in at {params.labels.ferplus_mix}" if params.labels.ferplus_mix else "", len(x_train),
-             args.balance, len(x_val), threads_note())
+             else f", FER+ votes mixed in at {params.labels.ferplus_mix}" if params.labels.ferplus_mix else "",
+             len(x_train), args.balance, len(x_val), threads_note())
 
     folder = model_dir(name)
     logged_params = {"train": train_cfg.model_dump(),
