@@ -24,6 +24,8 @@ PROCESSED_DIR = Path("data/processed")  # {train,val,test}.npz
 BALANCED_DIR = Path("data/balanced")  # <method>/ per balancing method
 MODELS_DIR = Path("models")  # <model>/ per trained model (facial_emotion.models.store)
 RUN_INFO = "mlflow_run.json"  # in each model folder: the MLflow run id and model URI
+TEACHERS_DIR = MODELS_DIR / "teachers"  # <seed>/ per teacher network (distill.teachers; the teacher stages)
+TEACHER_PROBABILITIES = Path("data/teacher/probabilities.npz")  # the teachers' mean probabilities per training face
 EXPORT_DIR = MODELS_DIR / "export"  # the champion as ONNX (the export stage)
 EXPORT_ONNX = EXPORT_DIR / "model.onnx"
 

@@ -1,4 +1,10 @@
-"""DVC stage `train` (a matrix over balance x activation): one CNN variant, one MLflow run."""
+"""DVC stage `train` (a matrix over balance x activation): one CNN variant, one MLflow run.
+
+With `distill.teachers` set, each training face's target is blended with the teachers' mean
+probabilities (data/teacher/probabilities.npz, the `teach` stage). With `--teacher-seed SEED` (the
+`teacher@<seed>` stages) it trains a teacher instead: the variant's network and settings with that
+seed, on the labels alone, into models/teachers/<seed>/.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.data.training_sets import load_training_set
 from facial_emotion.files import atomic_path
 from facial_emotion.models.store import KERAS_FILE, log_model, model_dir, write_run_info
+from facial_emotion.models.teachers import teacher_dir, teacher_name
 from facial_emotion.params import load_params
 from facial_emotion.params.training import ACTIVATIONS, BALANCES
 
@@ -18,7 +25,10 @@ log = logging.getLogger("stages.train")
 
 # dvc.yaml lists the same keys; the variant's own overrides rerun only that variant.
 PARAMS = ("seed", "mlflow.experiment", "labels", "cnn", "augmentation", "train",
-          "variants.cnn-{balance}-{activation}")
+          "variants.cnn-{balance}-{activation}", "distill")
+# A teacher takes its seed from --teacher-seed and learns the labels alone: it reads neither `seed` nor
+# `distill`, so changing them retrains no teacher (dvc.yaml's teacher stage lists these keys).
+TEACHER_PARAMS = ("mlflow.experiment", "labels", "cnn", "augmentation", "train", "variants.cnn-{balance}-{activation}")
 
 
 def variant_name(balance: str, activation: str) -> str:
@@ -29,16 +39,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = stage_parser("stages.train", __doc__, PARAMS)
     parser.add_argument("--balance", required=True, choices=BALANCES)
     parser.add_argument("--activation", required=True, choices=ACTIVATIONS)
-    return parser.parse_args(argv)
+    parser.add_argument("--teacher-seed", type=int, metavar="SEED",
+                        help="train a distillation teacher with this seed into models/teachers/SEED/ "
+                             f"(reads {', '.join(TEACHER_PARAMS)})")
+    args = parser.parse_args(argv)
+    if args.teacher_seed is not None and not 0 <= args.teacher_seed < 2**32:
+        parser.error(f"--teacher-seed: got {args.teacher_seed}, must be 0 to 2^32-1")
+    return args
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    params = load_params(PARAMS, balance=args.balance, activation=args.activation)
-    name = variant_name(args.balance, args.activation)
-    seed, experiment = params.seed, params.mlflow.experiment
+    teacher = args.teacher_seed is not None
+    params = load_params(TEACHER_PARAMS if teacher else PARAMS, balance=args.balance, activation=args.activation)
+    variant = variant_name(args.balance, args.activation)
+    name = teacher_name(args.teacher_seed) if teacher else variant
+    seed = args.teacher_seed if teacher else params.seed
+    experiment = params.mlflow.experiment
+    distill = None if teacher else params.distill
     # params.yaml `variants.<name>`, deep-merged onto `train` and validated like it.
-    train_cfg = params.variants[name]
+    train_cfg = params.variants[variant]
     cnn, augmentation = params.cnn, params.augmentation
     tracking.configure(experiment)
 
@@ -52,6 +72,8 @@ def main(argv=None) -> None:
     # FER2013's labels, or FER+'s votes (majority or distribution): the classes and targets follow labels.source.
     targets = training_targets(training.data, params.labels, "train")
     x_train, y_train = training.data.images[targets.index], targets.y
+    if distill is not None and distill.teachers:
+        y_train = _distilled(targets, training.data.rows[targets.index], distill, name)
     val = FaceDataset.load(paths.processed("val"))
     val_set = label_set(val, params.labels.source, "train")
     x_val, y_val = val.images[val_set.index], val_set.labels
@@ -68,11 +90,12 @@ def main(argv=None) -> None:
              else f", FER+ votes mixed in at {params.labels.ferplus_mix}" if params.labels.ferplus_mix else "",
              len(x_train), args.balance, len(x_val), threads_note())
 
-    folder = model_dir(name)
+    folder = teacher_dir(seed) if teacher else model_dir(name)
     logged_params = {"train": train_cfg.model_dump(),
                      "cnn": {"architecture": cnn.architecture, **cnn.settings(), "l2": cnn.l2},
                      "augmentation": augmentation.model_dump(), "seed": seed, "balance": args.balance,
-                     "activation": args.activation, "labels": params.labels.model_dump()}
+                     "activation": args.activation, "labels": params.labels.model_dump(),
+                     **({"teacher_seed": seed} if teacher else {"distill": distill.model_dump()})}
     # Snapshots after every epoch, outside models/ (DVC deletes a stage's outputs before rerunning it):
     # a stopped run continues from its last finished epoch, in the same MLflow run.
     prints = fingerprint(train_cfg, model, [x_train, y_train, x_val, y_val],
@@ -80,14 +103,16 @@ def main(argv=None) -> None:
     state = TrainingState.open(name, prints)
     inputs = [tracking.DataInput(training.path, "training", len(training.data)),
               tracking.DataInput(paths.processed("val"), "validation", len(val))]
-    with tracking.stage_run(f"train@{args.balance}-{args.activation}", logged_params, training.data.source,
+    stage = f"teacher@{seed}" if teacher else f"train@{args.balance}-{args.activation}"
+    with tracking.stage_run(stage, logged_params, training.data.source,
                             training.data.sha256, experiment=experiment, name=tracking.run_name(name),
                             run_id=state.run_id, inputs=inputs) as run:
         import mlflow
         import pandas as pd
 
         state.run_id = run.info.run_id
-        mlflow.set_tags({"model_name": name, "model_kind": "cnn", "architecture": cnn.architecture,
+        mlflow.set_tags({"model_name": name, "model_kind": "teacher" if teacher else "cnn",
+                         "architecture": cnn.architecture,
                          "balance": args.balance, "activation": args.activation,
                          "labels": params.labels.source, "classes": ",".join(targets.classes)})
         mlflow.log_metric("parameters", model.count_params())
@@ -116,11 +141,26 @@ def main(argv=None) -> None:
                             "train_seconds": round(result.seconds, 1),
                             "stopped_by_time_budget": result.stopped_by_time_budget,
                             "data_source": training.data.source, "labels": params.labels.source,
-                            "classes": list(targets.classes)})
+                            "classes": list(targets.classes),
+                            **({"teacher_seed": seed} if teacher else {"distill": distill.model_dump()})})
     state.clear()  # the model is saved and logged: nothing left to resume
     log.info("%s: best epoch %d (%s %.4f), kept epoch %d (train.restore: %s) after %.0fs", name, result.best_epoch,
              train_cfg.early_stopping.monitor, result.best_value, result.kept_epoch, train_cfg.restore,
              result.seconds)
+
+
+def _distilled(targets, rows, distill, name: str):
+    """The targets blended with the teachers' probabilities (data/teacher/probabilities.npz), said in the log."""
+    from facial_emotion.data.distillation import TeacherProbabilities, distilled_targets
+
+    teachers = TeacherProbabilities.load(paths.TEACHER_PROBABILITIES)
+    result = distilled_targets(targets.y, rows, teachers, distill.teachers, distill.weight, targets.classes,
+                               f"train {name}")
+    log.info("%s: distilling from %d teacher%s (seeds %s) at weight %g%s", name, len(distill.teachers),
+             "s" if len(distill.teachers) > 1 else "", ", ".join(map(str, distill.teachers)), distill.weight,
+             f"; {result.without_teacher} of {len(rows)} training faces have no teacher probability (SMOTE's new "
+             "faces) and keep their label target alone" if result.without_teacher else "")
+    return result.y
 
 
 def _log_history(history) -> None:

@@ -61,13 +61,13 @@ class Scored:
 def score_models(names: list[str], val: FaceDataset, test: FaceDataset, tta_flip: bool,
                  primary: str = "fer2013") -> Scored:
     """Every named model folder on validation and test (averaged with the mirror image under `tta_flip`)."""
-    from ..models.store import load_predictor, model_dir, read_run_info
+    from ..models.store import flip_averaged, load_predictor, model_dir, read_run_info
 
     scored = Scored()
     for name in names:
         folder = model_dir(name)
         scored.run_infos[name] = read_run_info(folder)
-        predict = tta(load_predictor(folder), tta_flip)
+        predict = flip_averaged(load_predictor(folder), tta_flip)
         p_val, p_test = predict(val.images), predict(test.images)
         scored.probabilities[name] = (p_val, p_test)
         scored.metrics[name] = score(p_val, val, p_test, test, primary)
@@ -80,13 +80,6 @@ def headline(metrics: dict[str, dict]) -> str:
     from .metrics import HEADLINE
 
     return "  ".join(f"{k} {metrics['validation'][k]:.4f}" for k in HEADLINE)
-
-
-def tta(predict, enabled: bool):
-    """Average over the face and its mirror image when `evaluate.tta_flip` is on."""
-    if not enabled:
-        return predict
-    return lambda images: (predict(images) + predict(images[:, :, ::-1])) / 2
 
 
 def log_scores_into_training_run(run_id: str | None, name: str, scores: dict, report_path: Path | None = None,

@@ -67,6 +67,14 @@ def load_predictor(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
     raise ModelStoreError(f"{folder}: no {KERAS_FILE} or {SKLEARN_FILE}; run the model's train stage")
 
 
+def flip_averaged(predict: Callable[[np.ndarray], np.ndarray], enabled: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """`predict` averaged over each face and its mirror image when `enabled` (flip test-time averaging:
+    `evaluate.tta_flip`, `distill.tta_flip`)."""
+    if not enabled:
+        return predict
+    return lambda images: (predict(images) + predict(images[:, :, ::-1])) / 2
+
+
 def keras_pip_requirements() -> list[str]:
     """The pins a logged Keras model needs, for `mlflow.keras.log_model(pip_requirements=...)`.
 

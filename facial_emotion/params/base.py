@@ -32,3 +32,4 @@ Positive = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1)]
 Seconds = Annotated[int, Field(ge=1)] | None    # a cell time limit; null = none
+RandomSeed = Annotated[int, Field(ge=0, lt=2**32)]  # a random seed, as numpy takes it

@@ -256,6 +256,12 @@ FERPLUS_MIX_NEEDS_FER2013 = ("blends FER+'s votes into FER2013's labels, so it n
 COSINE_TIME_NEEDS_BUDGET = "lr_schedule cosine_time needs a time budget in minutes"
 
 
+def seeds_repeated(repeated: list[int]) -> str:
+    named = ", ".join(str(s) for s in repeated)
+    return (f"seed{'s' if len(repeated) > 1 else ''} {named} named more than once; each teacher needs its own seed "
+            "(the same seed trains the same network)")
+
+
 def floor_above_peak(learning_rate: float) -> str:
     return f"the learning-rate floor must not exceed learning_rate ({learning_rate})"
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from typing import Annotated
 
-from pydantic import Field
-
-from .base import Section
+from .base import RandomSeed, Section
 from .data import (BalanceSection, DataSection, EdaSection, IngestSection, LabelsSection, MlflowSection,
                    SplitSection)
 from .demo import DemoSection, ServeSection
 from .results import BaselinesSection, EvaluateSection, ExportSection, RegistrySection, ReportSection
-from .training import ACTIVATIONS, BALANCES, AugmentationSection, CnnSection, TrainSection
+from .training import ACTIVATIONS, BALANCES, AugmentationSection, CnnSection, DistillSection, TrainSection
 
 VARIANT_NAMES = tuple(f"cnn-{b}-{a}" for b, a in itertools.product(BALANCES, ACTIVATIONS))
 
@@ -21,7 +18,7 @@ class Params(Section):
     """The whole file. `variants` holds each CNN variant's complete training settings: its
     overrides in params.yaml deep-merged onto `train` and validated like `train`."""
 
-    seed: Annotated[int, Field(ge=0, lt=2**32)]
+    seed: RandomSeed
     mlflow: MlflowSection
     data: DataSection
     labels: LabelsSection
@@ -33,6 +30,7 @@ class Params(Section):
     augmentation: AugmentationSection
     train: TrainSection
     variants: dict[str, TrainSection]
+    distill: DistillSection
     baselines: BaselinesSection
     evaluate: EvaluateSection
     registry: RegistrySection

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..labels import IMAGE_SIZE
-from .messages import COSINE_TIME_NEEDS_BUDGET, crop_window, decay_needs_adamw, floor_above_peak, pool_shortcut_narrows
-from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Positive, Rate, Section, rule
+from .messages import (COSINE_TIME_NEEDS_BUDGET, crop_window, decay_needs_adamw, floor_above_peak, pool_shortcut_narrows,
+                       seeds_repeated)
+from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Positive, RandomSeed, Rate, Section, rule
 
 # The CNN variants are cnn-<balance>-<activation> (dvc.yaml's `train` matrix and params `variants`).
 BALANCES = ("none", "class_weight", "smote")
@@ -137,3 +138,22 @@ class TrainSection(Section):
         if self.min_learning_rate > self.learning_rate:
             raise rule("min_learning_rate", self.min_learning_rate, floor_above_peak(self.learning_rate))
         return self
+
+
+class DistillSection(Section):
+    """Knowledge distillation: `teachers` are the seeds of networks trained like cnn-none-relu (the
+    `teacher` stages); each CNN's training target becomes (1 - weight) * its label target + weight *
+    the teachers' mean probabilities (the `teach` stage). No teachers: no distillation."""
+
+    teachers: list[RandomSeed]
+    weight: Annotated[float, Field(gt=0, le=1)]
+    tta_flip: bool
+
+    @field_validator("teachers")
+    @classmethod
+    def _unique(cls, seeds: list[int]) -> list[int]:
+        # One seed twice would train the same teacher twice and count it twice in the mean.
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        if repeated:
+            raise ValueError(seeds_repeated(repeated))
+        return seeds

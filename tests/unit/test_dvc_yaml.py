@@ -21,13 +21,29 @@ from tests.support.import_graph import package_files
 
 REPO = Path(__file__).resolve().parents[2]
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+PARAMS_YAML = yaml.safe_load((REPO / "params.yaml").read_text())
+# A matrix over a params.yaml list (`seed: ${distill.teachers}`) that is empty by default makes no stage;
+# its checks run on this stand-in item instead, so the stage's deps and params are checked all the same.
+STAND_IN = "7"
+# A stage module run with this option reads this tuple instead of PARAMS (stages/train.py's teachers).
+MODE_PARAMS = {"teacher_seed": "TEACHER_PARAMS"}
+
+
+def matrix_values(values: list | str) -> list[str]:
+    """A matrix entry's values: its list, or the params.yaml list `${dotted.key}` names (a stand-in when empty)."""
+    if isinstance(values, str):
+        node = PARAMS_YAML
+        for key in re.fullmatch(r"\$\{([\w.]+)\}", values).group(1).split("."):
+            node = node[key]
+        values = node or [STAND_IN]
+    return [str(v) for v in values]
 
 
 def expanded_stages() -> list[tuple[str, dict, dict[str, str]]]:
     """(name, stage, matrix item) for every stage, a matrix expanded into its items."""
     out = []
     for name, stage in DVC.items():
-        matrix = stage.get("matrix") or {}
+        matrix = {key: matrix_values(values) for key, values in (stage.get("matrix") or {}).items()}
         for values in itertools.product(*matrix.values()):
             item = dict(zip(matrix, values))
             out.append((f"{name}@{'-'.join(values)}" if item else name, stage, item))
@@ -38,19 +54,24 @@ def fill(text: str, item: dict[str, str]) -> str:
     return re.sub(r"\$\{item\.(\w+)\}", lambda m: item[m.group(1)], text)
 
 
+def cmd_options(stage: dict, item: dict[str, str]) -> dict[str, str]:
+    """The `--name value` options of the stage's command, filled in: `{"balance": "none", ...}`."""
+    return {k.replace("-", "_"): v for k, v in re.findall(r"--([\w-]+)\s+([^\s-]\S*)", fill(stage["cmd"], item))}
+
+
 def stage_module(stage: dict) -> Path:
     match = re.match(r"python -m (stages\.\w+)", stage["cmd"])
     assert match, f"{stage['cmd']!r}: a stage runs `python -m stages.<name>`"
     return REPO / (match.group(1).replace(".", "/") + ".py")
 
 
-def declared_params(module: Path) -> tuple[str, ...]:
-    """The stage module's PARAMS tuple, read from its source (`ALL` is the whole file)."""
+def declared_params(module: Path, name: str = "PARAMS") -> tuple[str, ...]:
+    """The stage module's PARAMS tuple (or another, `name`), read from its source (`ALL` is the whole file)."""
     for node in ast.parse(module.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PARAMS" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             return tuple("params.yaml" if isinstance(e, ast.Name) and e.id == "ALL" else ast.literal_eval(e)
                          for e in node.value.elts)
-    raise AssertionError(f"{module.relative_to(REPO)} declares no PARAMS")
+    raise AssertionError(f"{module.relative_to(REPO)} declares no {name}")
 
 
 STAGES = expanded_stages()
@@ -104,7 +125,9 @@ def test_a_stages_params_in_dvc_yaml_are_exactly_those_it_reads(name, stage, ite
             listed.add("params.yaml")
         else:
             listed.add(fill(entry, item))
-    declared = {key.format(**item) for key in declared_params(stage_module(stage))}
+    options = cmd_options(stage, item)
+    tuple_name = next((v for k, v in MODE_PARAMS.items() if k in options), "PARAMS")
+    declared = {key.format(**options) for key in declared_params(stage_module(stage), tuple_name)}
     assert listed == declared, \
         f"dvc.yaml stage {name} lists params {sorted(listed)}, its module reads {sorted(declared)}"
 
