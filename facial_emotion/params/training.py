@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..labels import IMAGE_SIZE
-from .messages import (COSINE_TIME_NEEDS_BUDGET, crop_window, decay_needs_adamw, floor_above_peak, pool_shortcut_narrows,
-                       seeds_repeated)
+from .messages import (COSINE_TIME_NEEDS_BUDGET, crop_window, decay_needs_adamw, floor_above_peak,
+                       pool_shortcut_narrows, seeds_repeated)
 from .base import Count, Fraction, Name, NonNegative, NonNegativeFloat, Positive, RandomSeed, Rate, Section, rule
 
 # The CNN variants are cnn-<balance>-<activation> (dvc.yaml's `train` matrix and params `variants`).
