@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
 from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
-from facial_emotion.data.distillation import TeacherProbabilities
-from facial_emotion.labels import EMOTIONS, FERPLUS_EMOTIONS
+from facial_emotion.labels import classes_for
+from facial_emotion.models.teachers import teacher_probabilities
 from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.teach")
@@ -28,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     stage_parser("stages.teach", __doc__, PARAMS).parse_args(argv)
     params = load_params(PARAMS)
     cfg, experiment = params.distill, params.mlflow.experiment
-    classes = FERPLUS_EMOTIONS if params.labels.source == "ferplus" else EMOTIONS
+    classes = classes_for(params.labels.source)
     tracking.configure(experiment)
     train = FaceDataset.load(paths.processed("train"))
     seeds = list(cfg.teachers)
@@ -37,20 +35,14 @@ def main(argv: list[str] | None = None) -> None:
                             inputs=[tracking.DataInput(paths.processed("train"), "training", len(train))]) as run:
         import mlflow
 
+        result = teacher_probabilities(seeds, train, classes, cfg.tta_flip)
         if not seeds:
-            result = TeacherProbabilities.none(classes)
             log.info("distill.teachers is empty: distillation is off (%s holds zero teachers)",
                      paths.TEACHER_PROBABILITIES)
         else:
-            # Imported only with teachers: with none, the stage needs no TensorFlow.
-            from facial_emotion.models.teachers import mean_probabilities, teacher_folders
-
-            folders = teacher_folders(seeds)
-            probabilities = mean_probabilities(folders, train.images, classes, cfg.tta_flip)
-            result = TeacherProbabilities(train.rows.astype(np.int64), probabilities, np.asarray(seeds, np.int64),
-                                          classes)
             known = train.labels >= 0
-            agree = float((probabilities[known].argmax(axis=1) == train.labels[known]).mean()) if known.any() else 0.0
+            agree = float((result.probabilities[known].argmax(axis=1) == train.labels[known]).mean()) \
+                if known.any() else 0.0
             mlflow.log_metric("teachers_agree_with_fer2013_label", agree)
             log.info("teachers %s: mean probabilities%s for %d training faces (%d classes); their top class is "
                      "FER2013's label on %.1f%% of them", seeds, " (with flip TTA)" if cfg.tta_flip else "",

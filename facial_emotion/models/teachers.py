@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.dataset import FaceDataset
+from ..data.distillation import TeacherProbabilities
 from ..paths import TEACHERS_DIR
 from .store import KERAS_FILE, ModelStoreError, flip_averaged, load_predictor, model_dir
 
@@ -29,6 +31,17 @@ def teacher_folders(seeds: list[int], root: Path = TEACHERS_DIR) -> list[Path]:
             raise ModelStoreError(f"{folder / KERAS_FILE}: missing, but params.yaml distill.teachers names teacher "
                                   f"{seed}; run its stage (dvc repro teacher@{seed})")
     return folders
+
+
+def teacher_probabilities(seeds: list[int], faces: FaceDataset, classes: tuple[str, ...], tta_flip: bool,
+                          root: Path = TEACHERS_DIR) -> TeacherProbabilities:
+    """What the `teach` stage writes: the named teachers' mean probabilities for every face, by its row;
+    zero teachers and zero faces when none is named (distillation off; TensorFlow is not loaded)."""
+    if not seeds:
+        return TeacherProbabilities.none(classes)
+    probabilities = mean_probabilities(teacher_folders(seeds, root), faces.images, classes, tta_flip)
+    return TeacherProbabilities(faces.rows.astype(np.int64), probabilities, np.asarray(seeds, dtype=np.int64),
+                                classes)
 
 
 def mean_probabilities(folders: list[Path], images: np.ndarray, classes: tuple[str, ...],
