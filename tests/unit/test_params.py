@@ -83,6 +83,13 @@ BAD = [  # (changes, the one line expected, after "params.yaml ")
      "labels.ferplus_mix: got 0.5, blends FER+'s votes into FER2013's labels, so it needs labels.source fer2013"),
     ({"labels.ferplus_mix": 1.5}, "labels.ferplus_mix: got 1.5, must be <= 1"),
     ({"augmentation.crop": 48}, "augmentation.crop: got 48, must be 0 (off) or a window side from 8 to 47 pixels"),
+    ({"distill.teachers": [7, 11, 7]}, "distill.teachers: got [7, 11, 7], seed 7 named more than once; each teacher"),
+    ({"distill.teachers": [7.5]}, "distill.teachers[0]: got 7.5, must be a whole number"),
+    ({"distill.teachers": [-1]}, "distill.teachers[0]: got -1, must be >= 0"),
+    ({"distill.teachers": 7}, "distill.teachers: got 7, must be a list"),
+    ({"distill.weight": 0}, "distill.weight: got 0, must be > 0"),
+    ({"distill.weight": 1.5}, "distill.weight: got 1.5, must be <= 1"),
+    ({"distill.tta_flip": "yes"}, 'distill.tta_flip: got "yes", must be true or false'),
     ({"train.weight_decay": 0.05}, "train.weight_decay: got 0.05, only optimizer adamw decays weights"),
     ({"train.weight_decay_exclude": ["gamma"]}, "train.weight_decay_exclude: got [\"gamma\"], only optimizer adamw"),
     ({"train.optimizer": "adamw", "train.weight_decay_exclude": ["gamma", ""]},
@@ -226,6 +233,10 @@ STAGE_CASES = [  # (stage and its arguments, changes, the line expected on stder
     (["train", "--balance", "smote", "--activation", "elu"],
      {"variants.cnn-smote-elu": {"early_stopping": {"patiense": 3}}},
      "variants.cnn-smote-elu.early_stopping.patiense: unknown key (did you mean 'patience'?)"),
+    (["teach"], {"distill.teachers": [3, 3]}, "distill.teachers: got [3, 3], seed 3 named more than once; each "
+     "teacher needs its own seed (the same seed trains the same network)"),
+    (["train", "--balance", "none", "--activation", "relu", "--teacher-seed", "7"], {"distill.weight": 0},
+     "distill.weight: got 0, must be > 0.0"),
 ]
 
 
