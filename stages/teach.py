@@ -19,23 +19,23 @@ from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.teach")
 
-PARAMS = ("mlflow.experiment", "labels.source", "distill")  # dvc.yaml lists the same keys
+# dvc.yaml lists the same keys; not distill.weight, which only the students read.
+PARAMS = ("mlflow.experiment", "labels.source", "distill.teachers", "distill.tta_flip")
 
 
 def main(argv: list[str] | None = None) -> None:
     stage_parser("stages.teach", __doc__, PARAMS).parse_args(argv)
     params = load_params(PARAMS)
-    cfg, experiment = params.distill, params.mlflow.experiment
+    experiment, tta_flip = params.mlflow.experiment, params.distill.tta_flip
     classes = classes_for(params.labels.source)
     tracking.configure(experiment)
     train = FaceDataset.load(paths.processed("train"))
-    seeds = list(cfg.teachers)
-    logged = {"distill": cfg.model_dump(), "labels": {"source": params.labels.source}}
-    with tracking.stage_run("teach", logged, train.source, train.sha256, experiment=experiment,
+    seeds = list(params.distill.teachers)
+    with tracking.stage_run("teach", params.logged(), train.source, train.sha256, experiment=experiment,
                             inputs=[tracking.DataInput(paths.processed("train"), "training", len(train))]) as run:
         import mlflow
 
-        result = teacher_probabilities(seeds, train, classes, cfg.tta_flip)
+        result = teacher_probabilities(seeds, train, classes, tta_flip)
         if not seeds:
             log.info("distill.teachers is empty: distillation is off (%s holds zero teachers)",
                      paths.TEACHER_PROBABILITIES)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
                 if known.any() else 0.0
             mlflow.log_metric("teachers_agree_with_fer2013_label", agree)
             log.info("teachers %s: mean probabilities%s for %d training faces (%d classes); their top class is "
-                     "FER2013's label on %.1f%% of them", seeds, " (with flip TTA)" if cfg.tta_flip else "",
+                     "FER2013's label on %.1f%% of them", seeds, " (with flip TTA)" if tta_flip else "",
                      len(train), len(classes), 100 * agree)
         mlflow.set_tags({"teachers": ",".join(str(s) for s in seeds) or "none"})
         mlflow.log_metric("teachers", len(seeds))
