@@ -42,7 +42,7 @@ def test_outputs_exist_and_say_synthetic(tiny_pipeline):
 def test_every_stage_run_is_in_mlflow_with_tags(tiny_pipeline):
     runs = _runs(tiny_pipeline)
     stages = {run.data.tags["dvc_stage"] for run in runs}
-    expected = {"ingest", "preprocess", "balance", "evaluate", "baseline@logreg", "baseline@svm"}
+    expected = {"ingest", "preprocess", "balance", "teach", "evaluate", "baseline@logreg", "baseline@svm"}
     expected |= {f"train@{b}-{a}" for b in ("none", "class_weight", "smote") for a in ("relu", "elu")}
     assert expected <= stages
     made = tiny_pipeline.run("git", "rev-list", "--max-parents=0", "HEAD").stdout.strip()  # the copy's first commit

@@ -151,7 +151,7 @@ def _s3_keys(stack: Stack, prefix: str) -> list[str]:
 def test_repro_puts_runs_in_postgres_artifacts_in_s3_and_the_champion_in_the_registry(team_copy, stack):
     runs = _runs(stack)
     cnns = {f"cnn-{b}-{a}" for b in ("none", "class_weight", "smote") for a in ("relu", "elu")}
-    expected = {"ingest", "preprocess", "balance", "logreg", "svm", "evaluate", *cnns}
+    expected = {"ingest", "preprocess", "balance", "teach", "logreg", "svm", "evaluate", *cnns}
     assert sorted(r.info.run_name for r in runs) == sorted(expected), "one run per stage run, none lost or doubled"
     assert {r.info.status for r in runs} == {"FINISHED"}
 
