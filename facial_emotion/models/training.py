@@ -79,7 +79,7 @@ def _check_weight_names(parts: list[str], model) -> None:
 
 def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, seed: int | None = None,
                      mixup: float = 0.0, first_epoch: int = 0, epochs: int | None = None,
-                     num_classes: int | None = None):
+                     num_classes: int | None = None, outliers: float = 0.0):
     """The training split as one tf.data pipeline for every epoch from `first_epoch` on.
 
     Each epoch's order is a stateless shuffle keyed on (seed, epoch), and each MixUp draw on
@@ -95,6 +95,12 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
     the registered model. It is written out rather than Keras' MixUp layer because that layer draws
     from a stateful generator that runs ahead of training in tf.data's prefetch, which a resumed
     run cannot replay. With class weights, Keras weighs a blended face by its larger label.
+
+    `outliers` > 0 appends to each batch round(outliers * batch_size) (at least one) non-faces,
+    drawn per step like MixUp: pixel noise, smooth noise and flat frames in turn, each with the
+    uniform distribution as its target (outlier exposure, Hendrycks et al., ICLR 2019). Without
+    them a network meets such inputs only at inference time and may call them an emotion with
+    confidence; with them it learns to say "no idea", which the demo shows as uncertain.
 
     `y_train`: int labels (one-hot here) or float [n, k] target distributions (FER+'s votes), used as given.
     """
@@ -115,8 +121,13 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
         tf.data.Dataset.counter(first_epoch)
     indices = epoch_range.flat_map(epoch_batches)
 
+    extra = max(1, round(outliers * batch_size)) if outliers else 0
+
     def gather(step, idx):
-        faces, targets = tf.gather(images, idx), tf.gather(labels, idx)
+        faces, targets = blend(step, tf.gather(images, idx), tf.gather(labels, idx))
+        return with_outliers(step, faces, targets) if extra else (faces, targets)
+
+    def blend(step, faces, targets):
         if not mixup:
             return faces, targets
         key = tf.stack([tf.constant(base, tf.int64), step])
@@ -130,6 +141,19 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
         w_labels = tf.reshape(weight, [-1, 1])
         return (w_faces * faces + (1 - w_faces) * tf.gather(faces, partner),
                 w_labels * targets + (1 - w_labels) * tf.gather(targets, partner))
+
+    def with_outliers(step, faces, targets):
+        key = tf.stack([tf.constant(base, tf.int64), step]) + [0, 3 << 40]
+        height, width = images.shape[1], images.shape[2]
+        kinds = [extra - 2 * (extra // 3), extra // 3, extra // 3]  # pixel noise, smooth noise, flat frames
+        noise = tf.floor(tf.random.stateless_uniform([kinds[0], height, width, 1], seed=key, maxval=256.0))
+        coarse = tf.random.stateless_uniform([kinds[1], 6, 6, 1], seed=key + [0, 1], maxval=256.0)
+        smooth = tf.image.resize(coarse, [height, width], method="bilinear")
+        flat = tf.random.stateless_uniform([kinds[2], 1, 1, 1], seed=key + [0, 2], maxval=256.0) \
+            * tf.ones([1, height, width, 1])
+        faces = tf.concat([tf.cast(faces, tf.float32), noise, smooth, tf.floor(flat)], axis=0)
+        classes = labels.shape[1]
+        return faces, tf.concat([targets, tf.fill([extra, classes], 1.0 / classes)], axis=0)
 
     return (indices.enumerate(start=first_epoch * steps)
             .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -229,7 +253,7 @@ def fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
         callbacks.append(snapshot_each_epoch(state, parts, model, epochs))
     if not finished:
         model.fit(training_dataset(x_train, y_train, batch_size, seed, cfg.mixup, first, epochs,
-                                   model.output_shape[-1]),
+                                   model.output_shape[-1], cfg.outlier_exposure),
                   epochs=epochs, initial_epoch=first, steps_per_epoch=steps, class_weight=class_weight,
                   callbacks=callbacks, shuffle=False, verbose=0)
     values = [row[monitor] for row in logger.rows]

@@ -117,6 +117,7 @@ class TrainSection(Section):
     momentum: Rate
     label_smoothing: Rate
     mixup: Annotated[float, Field(ge=0, le=10)]
+    outlier_exposure: Annotated[float, Field(ge=0, le=1)]
     ema_momentum: Fraction | None
     restore: Literal["best", "last"]
     time_budget_minutes: Positive | None
