@@ -131,7 +131,7 @@ def training_dataset(x_train: np.ndarray, y_train: np.ndarray, batch_size: int, 
         if not mixup:
             return faces, targets
         key = tf.stack([tf.constant(base, tf.int64), step])
-        size = tf.shape(idx)[0]
+        size = tf.shape(faces)[0]
         g1 = tf.random.stateless_gamma([size], seed=key, alpha=mixup)
         g2 = tf.random.stateless_gamma([size], seed=key + [0, 1 << 40], alpha=mixup)
         weight = g1 / (g1 + g2)

@@ -101,6 +101,7 @@ BAD = [  # (changes, the one line expected, after "params.yaml ")
     ({"train.onecycle.warmup_fraction": 1.0}, "train.onecycle.warmup_fraction: got 1.0, must be < 1"),
     ({"train.onecycle.div_factor": 0.5}, "train.onecycle.div_factor: got 0.5, must be >= 1"),
     ({"train.mixup": 11}, "train.mixup: got 11, must be <= 10"),
+    ({"train.outlier_exposure": 1.5}, "train.outlier_exposure: got 1.5, must be <= 1"),
     ({"train.ema_momentum": 1.5}, "train.ema_momentum: got 1.5, must be < 1"),
     ({"train.restore": "final"}, "train.restore: got \"final\", must be 'best' or 'last'"),
     ({"train.min_learning_rate": 0.1}, "train.min_learning_rate: got 0.1, the learning-rate floor must not exceed"),

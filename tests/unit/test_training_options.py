@@ -231,6 +231,64 @@ def test_mixup_off_leaves_faces_and_labels_as_they_are():
         np.testing.assert_array_equal(targets.argmax(1), labels[faces[:, 0, 0, 0]])
 
 
+def test_outlier_exposure_appends_noise_smooth_noise_and_flat_frames_with_equal_odds():
+    from facial_emotion.models.training import training_dataset
+
+    images = np.full((20, 48, 48), 90, np.uint8)
+    labels = np.arange(20) % 7
+
+    def batches():
+        return list(training_dataset(images, labels, 10, seed=2, outliers=0.5).take(4).as_numpy_iterator())
+
+    first = batches()
+    for faces, targets in first:
+        assert faces.shape == (15, 48, 48, 1) and targets.shape == (15, 7)
+        assert (faces[:10] == 90).all() and set(targets[:10].argmax(1)) <= set(range(7))
+        np.testing.assert_array_equal(targets[:10].max(1), 1.0)
+        np.testing.assert_allclose(targets[10:], 1 / 7)
+        outliers = faces[10:, ..., 0]
+        spread, step = outliers.std(axis=(1, 2)), np.abs(np.diff(outliers, axis=2)).mean(axis=(1, 2))
+        assert (spread[:3] > 50).all() and (step[:3] > 50).all()  # pixel noise: 3 of the 5
+        assert spread[3] > 10 and step[3] < 15                     # smooth noise: a coarse grid blown up
+        assert spread[4] == 0                                      # a flat frame
+        assert ((faces[10:] >= 0) & (faces[10:] < 256)).all()
+    assert not np.array_equal(first[0][0][10:], first[1][0][10:])  # new non-faces every step
+    for (a, _), (b, _) in zip(first, batches()):
+        np.testing.assert_array_equal(a, b)   # ... and the same ones on a rerun or a resume
+
+
+def test_outlier_exposure_off_adds_nothing_and_a_small_share_adds_one():
+    from facial_emotion.models.training import training_dataset
+
+    images, labels = np.zeros((8, 48, 48), np.uint8), np.arange(8) % 7
+    assert next(iter(training_dataset(images, labels, 8, seed=1)))[0].shape[0] == 8
+    assert next(iter(training_dataset(images, labels, 8, seed=1, outliers=0.01)))[0].shape[0] == 9
+
+
+@pytest.mark.slow  # fits a tiny network twice for four epochs
+def test_a_network_trained_with_outlier_exposure_is_unsure_of_noise(train_cfg):
+    """The point of the option: the same network on the same faces, with and without non-faces in
+    its batches. Without, noise gets whatever class the faces taught it, with confidence; with,
+    the answer on noise is near equal odds, while the faces are still learned."""
+    from facial_emotion.data.synthetic import generate_faces
+    from facial_emotion.models.architectures import build_compact
+    from facial_emotion.models.training import fit
+
+    images, labels, _ = generate_faces(420, seed=5)
+    noise = np.random.default_rng(9).integers(0, 256, (50, 48, 48), dtype=np.uint8)
+    cfg = changed(train_cfg, epochs=4, batch_size=32, learning_rate=0.005, lr_schedule="constant",
+                  early_stopping=train_cfg.early_stopping.model_copy(update={"patience": 4}))
+    top = {}
+    for share in (0.0, 0.25):
+        keras.utils.set_random_seed(3)
+        model = build_compact(blocks=(8, 8, 16, 16))
+        result = fit(model, images[:350], labels[:350], images[350:], labels[350:],
+                     changed(cfg, outlier_exposure=share), seed=3)
+        assert result.history[-1]["val_accuracy"] > 0.5, (share, result.history[-1])
+        top[share] = float(model.predict(noise[..., None], verbose=0).max(1).mean())
+    assert top[0.25] < 0.3 < top[0.0], top
+
+
 @pytest.mark.slow  # fits a tiny network for two epochs, then evaluates it (the fast tier keeps the short fits)
 def test_fit_trains_with_mixup_and_validates_on_unblended_faces(train_cfg):
     """The last epoch's validation figures are Keras' own evaluate on the plain faces and one-hot
