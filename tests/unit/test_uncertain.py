@@ -52,6 +52,19 @@ def test_noise_is_mostly_uncertain_for_the_shipped_model(shipped):
     assert flagged >= 14
 
 
+def test_the_benchmarks_non_faces_are_what_they_say():
+    from benchmarks.uncertain_threshold import non_faces
+
+    kinds = non_faces(n=20, seed=3)
+    assert list(kinds) == ["pixel noise", "smooth noise", "flat frames"]
+    step = {k: np.abs(np.diff(v.astype(np.int16), axis=2)).mean(axis=(1, 2)) for k, v in kinds.items()}
+    spread = {k: v.std(axis=(1, 2)) for k, v in kinds.items()}
+    assert all(v.shape == (20, 48, 48) and v.dtype == np.uint8 for v in kinds.values())
+    assert (step["pixel noise"] > 50).all() and (step["smooth noise"] < 15).all() and (spread["smooth noise"] > 10).all()
+    assert (spread["flat frames"] == 0).all() and len(np.unique(kinds["flat frames"][:, 0, 0])) > 10
+    np.testing.assert_array_equal(non_faces(n=20, seed=3)["smooth noise"], kinds["smooth noise"])
+
+
 def test_a_masked_face_is_uncertain_and_a_plain_smile_is_not(shipped):
     """The real face path (photo detector, aligned crop, shipped model, tracker): a face behind a
     skull-print mask gets a top probability of 0.30, the astronaut's smile 0.93 (happiness)."""
