@@ -13,8 +13,10 @@ Photos: every labelled face of tests/assets/faces' added part (the photos whose 
 that params.yaml's photo path finds, cut and classified as the service does; the share flagged,
 split by the faces' tags (covered, profile, turned, none: upright and frontal), at each threshold.
 Non-faces: 500 each of pixel noise, smooth noise (a random 6x6 grid blown up) and flat grey frames
-(numpy's generator, seed 0): their median top probability and the share flagged, which should be
-all of them (a model trained with `train.outlier_exposure` saw other draws of the same kinds).
+(numpy's generator, seed 0), and, a kind no training ever used, background patches: squares cut
+from the labelled photos away from every face box. Their median top probability and the share
+flagged, which should be all of them (a model trained with `train.outlier_exposure` saw other
+draws of the first three kinds, never the patches).
 """
 
 from __future__ import annotations
@@ -107,6 +109,36 @@ def non_faces(n: int = 500, seed: int = 0) -> dict[str, "np.ndarray"]:
     }
 
 
+def background_patches(per_photo: int = 5, seed: int = 0) -> "np.ndarray":
+    """uint8 [n, 48, 48]: up to `per_photo` grey squares from each labelled photo (side 48 px to a
+    third of the shorter side) that stay clear of every face box grown by half its size."""
+    import cv2
+    import numpy as np
+
+    from facial_emotion.faces.evaluation import load_labelled_set
+    from facial_emotion.faces.images import to_gray
+
+    rng = np.random.default_rng(seed)
+    patches = []
+    for photo in load_labelled_set(REPO / "tests" / "assets" / "faces"):
+        gray = to_gray(photo.read())
+        height, width = gray.shape
+        if min(height, width) < 144:
+            continue
+        grown = [(x - w / 2, y - h / 2, x + 1.5 * w, y + 1.5 * h) for x, y, w, h in photo.faces]
+        kept = 0
+        for _ in range(50 * per_photo):
+            if kept == per_photo:
+                break
+            side = int(rng.integers(48, min(height, width) // 3 + 1))
+            x, y = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
+            if any(x < x2 and x + side > x1 and y < y2 and y + side > y1 for x1, y1, x2, y2 in grown):
+                continue
+            patches.append(cv2.resize(gray[y:y + side, x:x + side], (48, 48), interpolation=cv2.INTER_AREA))
+            kept += 1
+    return np.stack(patches)
+
+
 def main() -> None:
     args = parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -155,7 +187,7 @@ def main() -> None:
     print("\nNon-faces (no face at all; the share flagged should be 1.00):")
     print("| images | n | median top probability | " + " | ".join(f"< {t:.2f}" for t in THRESHOLDS) + " |")
     print("|---|---|---|" + "---|" * len(THRESHOLDS))
-    for kind, images in non_faces().items():
+    for kind, images in {**non_faces(), "photo background": background_patches()}.items():
         values = classifier(images).max(axis=1)
         print(f"| {kind} | {len(values)} | {np.median(values):.3f} | "
               + " | ".join(f"{(values < t).mean():.2f}" for t in THRESHOLDS) + " |")

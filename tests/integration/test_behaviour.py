@@ -218,12 +218,12 @@ def test_the_shipped_model_keeps_real_faces_labels_when_mirrored_or_turned(shipp
 
 
 @pytest.mark.parametrize("which", ["fer2013", "ferplus"])
-def test_the_shipped_models_claim_no_emotion_on_blank_or_noise_images(which, real_crops):
-    """Noise is never classified with confidence. A blank frame: the FER2013 model is unsure of it
-    (it saw FER2013's blank placeholders, labelled at random); the FER+ model, which never trained on
-    FER+'s not-a-face images, calls it neutral with confidence 0.83-0.97, so for it the check is that it
-    claims no emotion. YuNet finds no face in either (test above), so neither reaches it in the demo,
-    the service or the API; its model card says so."""
+def test_the_shipped_models_are_unsure_of_blank_and_noise_images(which, real_crops):
+    """Neither noise nor a blank frame is classified with confidence. The FER2013 model saw FER2013's
+    blank placeholders, labelled at random; the FER+ model was trained with non-faces toward equal
+    odds (`train.outlier_exposure`; measured top probability 0.13 on grey frames, at most 0.17 on
+    noise). YuNet finds no face in either (test above), so neither reaches a model in the demo, the
+    service or the API; a caller feeding crops directly still gets "uncertain"."""
     from facial_emotion import pretrained
     from facial_emotion.faces.classifier import load_classifier
 
@@ -231,12 +231,7 @@ def test_the_shipped_models_claim_no_emotion_on_blank_or_noise_images(which, rea
     rng = np.random.default_rng(0)
     blanks = np.stack([np.full((48, 48), value, np.uint8) for value in (0, 64, 128, 192, 255)])
     noise = np.stack([rng.integers(0, 256, (48, 48)).astype(np.uint8) for _ in range(5)])
-    on_noise, on_blanks = model(noise), model(blanks)
     faces = model(real_crops["face"]).max(axis=1)
-    assert on_noise.max() < REAL_BLANK_MAX and on_noise.max(axis=1).mean() < np.median(faces), on_noise.round(3)
-    if which == "fer2013":
-        assert on_blanks.max() < REAL_BLANK_MAX and on_blanks.max(axis=1).mean() < np.median(faces)
-    else:
-        neutral = model.classes.index("neutral")
-        confident = on_blanks.max(axis=1) >= REAL_BLANK_MAX
-        assert (on_blanks.argmax(axis=1)[confident] == neutral).all(), on_blanks.round(3)
+    for name, images in (("noise", noise), ("blank", blanks)):
+        top = model(images).max(axis=1)
+        assert top.max() < REAL_BLANK_MAX and top.mean() < np.median(faces), (name, top.round(3))

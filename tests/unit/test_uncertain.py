@@ -97,3 +97,12 @@ def test_the_service_page_shows_uncertain():
     script = (REPO / "facial_emotion" / "serve" / "static" / "app.js").read_text()
     assert "face.uncertain ? `uncertain" in script
     assert script.count("${shownLabel(face)}") == 2  # the box's tag and the face's card
+
+
+def test_the_benchmarks_background_patches_come_from_the_photos_away_from_faces():
+    from benchmarks.uncertain_threshold import background_patches
+
+    patches = background_patches(per_photo=2, seed=1)
+    assert patches.ndim == 3 and patches.shape[1:] == (48, 48) and patches.dtype == np.uint8
+    assert len(patches) >= 40 and patches.std(axis=(1, 2)).mean() > 5  # real texture, not blank
+    np.testing.assert_array_equal(background_patches(per_photo=2, seed=1), patches)
