@@ -95,13 +95,15 @@ def keras_pip_requirements() -> list[str]:
     return pins
 
 
-def load_keras_model(path: str | Path):
-    """A saved Keras model, with this project's layers (FusedBatchNormalization) known to Keras."""
+def load_keras_model(path: str | Path, compile: bool = True):
+    """A saved Keras model, with this project's layers (FusedBatchNormalization) known to Keras.
+    `compile=False`: without its optimizer (and the optimizer's state)."""
     import keras
 
     from .layers import FusedBatchNormalization
 
-    return keras.models.load_model(path, custom_objects={"FusedBatchNormalization": FusedBatchNormalization})
+    return keras.models.load_model(path, custom_objects={"FusedBatchNormalization": FusedBatchNormalization},
+                                   compile=compile)
 
 
 def predict_in_batches(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -70,16 +70,14 @@ def score_test_rows(model_file: Path, fer2013: Path, votes: Path | None = None,
 
 
 def strip_optimizer(source: Path, target: Path) -> int:
-    """Save the model's architecture and weights only; returns the parameter count."""
-    import keras
-
+    """Save the model's architecture and weights only; returns the parameter count. Loaded
+    uncompiled: Keras 3's clone_model keeps the compile state, and the saved file kept AdamW's two
+    slots and the EMA (3x the weights)."""
     from ..models.store import load_keras_model
 
-    model = load_keras_model(source)
-    bare = keras.models.clone_model(model)
-    bare.set_weights(model.get_weights())
+    model = load_keras_model(source, compile=False)
     with atomic_path(target) as tmp:
-        bare.save(tmp)
+        model.save(tmp)
     return int(model.count_params())
 
 

@@ -3,16 +3,19 @@ the demo and the web service fall back to it (saying so) only when no champion i
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("keras")
+h5py = pytest.importorskip("h5py")
 
 from facial_emotion import pretrained  # noqa: E402
 from facial_emotion.pretrained.build import sha256_file  # noqa: E402
@@ -32,6 +35,10 @@ def test_each_shipped_model_is_the_file_its_card_describes(which):
     split, rows, classes = TEST_ROWS[which]
     assert sha256_file(shipped.keras_file) == card["file_sha256"] and card["labels"] == which
     assert shipped.keras_file.stat().st_size < 3_000_000
+    with zipfile.ZipFile(shipped.keras_file) as archive:
+        stored = archive.read("model.weights.h5")
+    with h5py.File(io.BytesIO(stored)) as weights:
+        assert "optimizer" not in weights, "the optimizer's state was shipped (build.strip_optimizer)"
     assert card["split"] == split and card["scores"]["test"]["rows"] == rows and len(card["classes"]) == classes
 
 
