@@ -25,10 +25,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import REPO, fer2013_path, ferplus_path  # noqa: E402
+
+if TYPE_CHECKING:
+    import numpy as np
 
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
@@ -94,7 +98,7 @@ def photo_top_probabilities(classifier, params) -> dict[str, list[float]]:
     return by_tag
 
 
-def non_faces(n: int = 500, seed: int = 0) -> dict[str, "np.ndarray"]:
+def non_faces(n: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
     """uint8 [n, 48, 48] images that hold no face, by kind."""
     import cv2
     import numpy as np
@@ -109,7 +113,7 @@ def non_faces(n: int = 500, seed: int = 0) -> dict[str, "np.ndarray"]:
     }
 
 
-def background_patches(per_photo: int = 5, seed: int = 0) -> "np.ndarray":
+def background_patches(per_photo: int = 5, seed: int = 0) -> np.ndarray:
     """uint8 [n, 48, 48]: up to `per_photo` grey squares from each labelled photo (side 48 px to a
     third of the shorter side) that stay clear of every face box grown by half its size."""
     import cv2
