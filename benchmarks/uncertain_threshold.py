@@ -113,9 +113,16 @@ def non_faces(n: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
+def clear_of_faces(x: int, y: int, side: int, faces) -> bool:
+    """Whether the square at (x, y) of `side` px misses every [x, y, w, h] face box grown by half
+    its width and height on each side (hair, chin and ears stay out too)."""
+    return not any(x < fx + 1.5 * w and x + side > fx - w / 2 and y < fy + 1.5 * h and y + side > fy - h / 2
+                   for fx, fy, w, h in faces)
+
+
 def background_patches(per_photo: int = 5, seed: int = 0) -> np.ndarray:
     """uint8 [n, 48, 48]: up to `per_photo` grey squares from each labelled photo (side 48 px to a
-    third of the shorter side) that stay clear of every face box grown by half its size."""
+    third of the shorter side), each `clear_of_faces`."""
     import cv2
     import numpy as np
 
@@ -129,14 +136,13 @@ def background_patches(per_photo: int = 5, seed: int = 0) -> np.ndarray:
         height, width = gray.shape
         if min(height, width) < 144:
             continue
-        grown = [(x - w / 2, y - h / 2, x + 1.5 * w, y + 1.5 * h) for x, y, w, h in photo.faces]
         kept = 0
         for _ in range(50 * per_photo):
             if kept == per_photo:
                 break
             side = int(rng.integers(48, min(height, width) // 3 + 1))
             x, y = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
-            if any(x < x2 and x + side > x1 and y < y2 and y + side > y1 for x1, y1, x2, y2 in grown):
+            if not clear_of_faces(x, y, side, photo.faces):
                 continue
             patches.append(cv2.resize(gray[y:y + side, x:x + side], (48, 48), interpolation=cv2.INTER_AREA))
             kept += 1

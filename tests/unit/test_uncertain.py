@@ -100,7 +100,18 @@ def test_the_service_page_shows_uncertain():
     assert script.count("${shownLabel(face)}") == 2  # the box's tag and the face's card
 
 
-def test_the_benchmarks_background_patches_come_from_the_photos_away_from_faces():
+def test_a_background_square_must_miss_every_face_box_and_its_margin():
+    from benchmarks.uncertain_threshold import clear_of_faces
+
+    face = np.array([[100, 100, 40, 40]])  # grown by half: x and y in (80, 160)
+    assert clear_of_faces(0, 0, 50, face) and clear_of_faces(160, 0, 60, face) and clear_of_faces(0, 30, 50, [])
+    assert not clear_of_faces(110, 110, 48, face)  # on the face
+    assert not clear_of_faces(40, 100, 48, face)   # ends at 88: in the margin beside it
+    assert not clear_of_faces(0, 0, 300, face)     # around it
+    assert clear_of_faces(0, 100, 80, face)        # ends at 80, where the margin starts
+
+
+def test_the_benchmarks_background_patches_come_from_the_photos():
     from benchmarks.uncertain_threshold import background_patches
 
     patches = background_patches(per_photo=2, seed=1)
