@@ -48,7 +48,6 @@ from benchmarks.paired import BOOTSTRAP_REPLICATES, compare  # noqa: E402
 
 SPLITS = {"test": ("PublicTest", "PrivateTest"), "PrivateTest": ("PrivateTest",)}
 SPLIT_TITLES = {"test": "PublicTest + PrivateTest", "PrivateTest": "PrivateTest (FER+'s test split)"}
-SET_TITLES = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority labels"}
 PEER = f"fer {fer_peer.FER_VERSION} mini-Xception (peer)"
 PEER_TFLITE = f"fer {fer_peer.FER_VERSION} mini-Xception, quantized TFLite (fer's default)"
 TIMING_BATCH = 256
@@ -213,11 +212,13 @@ def _left_out(test, subset, usages) -> dict[str, int]:
 
 def render(tables: dict[str, dict[str, dict]]) -> str:
     """Markdown tables, one per label set and split."""
+    from facial_emotion.data.label_sets import TITLES as label_set_titles
+
     lines = []
     for set_name, splits in tables.items():
         for split, table in splits.items():
             left = ", ".join(f"{n:,} {reason}" for reason, n in table["left_out"].items())
-            lines.append(f"\n### {SET_TITLES[set_name]}, {SPLIT_TITLES[split]}: {table['rows']:,} faces"
+            lines.append(f"\n### {label_set_titles[set_name]}, {SPLIT_TITLES[split]}: {table['rows']:,} faces"
                          + (f" (left out: {left})" if left else ""))
             if table["contempt_faces"]:
                 lines.append(f"{table['contempt_faces']:,} faces are contempt: mistakes for any 7-class model.")

@@ -17,9 +17,10 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from ..data.label_sets import TITLES as label_set_titles
+from ..evaluation.label_scores import by_label_set
 from ..evaluation.metrics import HEADLINE
 from ..files import write_text
-from ..evaluation.label_scores import by_label_set
 from ..labels import LABEL_SOURCES, classes_for
 from ..paths import DEMO_DIR, EDA_DIR, INDEX_HTML, MODEL_PAGES_DIR, REPORTS_DIR
 from ..notebooks import figure_png
@@ -32,7 +33,6 @@ from .params_diff import Baseline, changed_params
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "index.html.j2"
 OTHER_SET_METRICS = ("accuracy", "macro_f1")  # shown for the label sets a run was not trained on
-LABEL_SET_NAMES = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority"}
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1",
                  "weighted_f1": "weighted F1"}
 
@@ -130,7 +130,7 @@ def build_context(paths: ReportPaths, params: dict[str, Any], baseline: Baseline
         "leaderboard": leaderboard,
         "best": best,
         "label_set": primary,
-        "label_set_names": LABEL_SET_NAMES,
+        "label_set_names": label_set_titles,
         "other_sets": others,
         "other_metrics": OTHER_SET_METRICS,
         "best_others": best_others,

@@ -26,6 +26,7 @@ from typing import Any
 from ..cli import run_main
 from ..errors import PipelineError
 from ..files import read_json, write_text
+from ..data.label_sets import TITLES as label_set_titles
 from ..paths import INDEX_HTML, INGEST_SUMMARY, LEADERBOARD, MLFLOW_DB, REPORTS_DIR
 from .index import input_text
 
@@ -113,6 +114,7 @@ def copy_results(run: Path, target: Path) -> list[str]:
 
 def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], command: str) -> str:
     commit = _git_commit(run)
+    trained_on = leaderboard.get("labels", "fer2013")
     lines = [
         "The pipeline's report on real FER2013: open [index.html](index.html). "
         f"Data: `{input_text(summary['input'])}`, "
@@ -121,6 +123,8 @@ def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], comma
         f"- commit: `{commit}`",
         f"- command: `{command}`",
         f"- machine: {machine()}",
+        f"- labels learned: {label_set_titles.get(trained_on, trained_on)} (`labels.source: {trained_on}`); "
+        "the table's scores are on these labels and the champion was chosen on their validation",
         "",
         "| model | validation accuracy | validation macro-F1 | test accuracy | test macro-F1 |",
         "|---|---|---|---|---|",
@@ -129,12 +133,30 @@ def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], comma
         v, t = row["validation"], row["test"]
         lines.append(f"| {row['model']} | {v['accuracy']:.4f} | {v['macro_f1']:.4f} "
                      f"| {t['accuracy']:.4f} | {t['macro_f1']:.4f} |")
+    lines += label_set_table(leaderboard)
     lines += ["", "Wall time per stage (each stage's MLflow run; training minutes exclude time stood stopped):", "",
               "| stage | started | wall minutes | training minutes | status |", "|---|---|---|---|---|"]
     for row in times:
         lines.append(f"| {row['stage']} | {row['started']} | {_num(row['wall_minutes'])} "
                      f"| {_num(row['train_minutes'])} | {row['status']} |")
     return "\n".join(lines) + "\n"
+
+
+def label_set_table(leaderboard: dict) -> list[str]:
+    """Every model's test scores on each label set the data has (none when it has one only)."""
+    sets = sorted({name for row in leaderboard["models"] for name in row.get("label_sets", {})})
+    if len(sets) < 2:
+        return []
+    titles = [label_set_titles.get(name, name) for name in sets]
+    lines = ["", "The same models' test scores on every label set the data has (accuracy / macro-F1):", "",
+             "| model | " + " | ".join(titles) + " |", "|---|" + "---|" * len(sets)]
+    for row in leaderboard["models"]:
+        cells = []
+        for name in sets:
+            test = row.get("label_sets", {}).get(name, {}).get("test")
+            cells.append("-" if test is None else f"{test['accuracy']:.4f} / {test['macro_f1']:.4f}")
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def merged_readme(existing: str | None, generated: str, path: Path) -> str:

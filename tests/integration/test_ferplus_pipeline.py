@@ -25,7 +25,7 @@ def test_fer2013_models_are_also_scored_on_ferplus_labels(tiny_pipeline):
     assert "f1_contempt" not in metrics["test"] and "f1_contempt" in metrics["test_ferplus"]
     assert _json(root, "reports/leaderboard.json")["labels"] == "fer2013"
     index = (root / "reports/index.html").read_text()
-    assert "test (FER+ majority)" in index
+    assert "test (FER+ majority labels)" in index
 
 
 def test_ferplus_trains_eight_class_models_scored_on_both_label_sets(pipeline_fork):
@@ -53,7 +53,7 @@ def test_ferplus_trains_eight_class_models_scored_on_both_label_sets(pipeline_fo
     assert run.data.tags["labels"] == "ferplus" and run.data.tags["classes"].endswith("contempt")
 
     index = (root / "reports/index.html").read_text()
-    assert "validation (FER+ majority)" in index and "test (FER2013 labels)" in index and "contempt" in index
+    assert "validation (FER+ majority labels)" in index and "test (FER2013 labels)" in index and "contempt" in index
     page = (root / "reports/html/cnn-none-relu.html").read_text()
     assert "Scores on every label set" in page and "contempt" in page
     demo = next((root / "reports/demo").glob("*.json"))

@@ -46,6 +46,13 @@ def test_published_results_name_commit_command_and_stage_times(tiny_pipeline, tm
         assert f"| {row['model']} | {row['validation']['accuracy']:.4f} |" in text
     for stage in ("ingest", "preprocess", "train@none-relu", "evaluate", "report"):
         assert f"| {stage} |" in text, f"no wall time for {stage}"
+    # the labels it learned, and every model's test scores on both label sets (synthetic votes here)
+    assert "- labels learned: FER2013 labels (`labels.source: fer2013`)" in text
+    assert "| model | FER2013 labels | FER+ majority labels |" in text
+    for row in leaderboard["models"]:
+        own, plus = row["label_sets"]["fer2013"]["test"], row["label_sets"]["ferplus"]["test"]
+        assert (f"| {row['model']} | {own['accuracy']:.4f} / {own['macro_f1']:.4f} "
+                f"| {plus['accuracy']:.4f} / {plus['macro_f1']:.4f} |") in text
 
 
 def test_hand_written_notes_survive_a_second_publish(tiny_pipeline, tmp_path):

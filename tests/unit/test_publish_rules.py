@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facial_emotion.report.publish import BEGIN, END, PIXEL_ROW, PublishError, merged_readme
+from facial_emotion.report.publish import BEGIN, END, PIXEL_ROW, PublishError, label_set_table, merged_readme
 
 
 def test_a_new_readme_gets_a_title_and_the_marked_generated_part(tmp_path):
@@ -44,3 +44,20 @@ def test_the_guard_leaves_metrics_and_images_alone():
     assert not PIXEL_ROW.search(" ".join(["7"] * 95))  # too short to be a row
     # near misses, again and again: an ambiguous number pattern backtracks exponentially on these
     assert not PIXEL_ROW.search((" ".join(["12"] * 95) + " x ") * 20)
+
+
+def _row(model, **sets):
+    return {"model": model,
+            "label_sets": {name: {"test": {"accuracy": a, "macro_f1": f}} for name, (a, f) in sets.items()}}
+
+
+def test_the_label_set_table_has_a_column_per_set_and_a_dash_where_a_model_lacks_one():
+    lines = label_set_table({"models": [_row("cnn", fer2013=(0.6, 0.5), ferplus=(0.8, 0.7)),
+                                        _row("svm", fer2013=(0.4, 0.3))]})
+    assert "| model | FER2013 labels | FER+ majority labels |" in lines
+    assert "| cnn | 0.6000 / 0.5000 | 0.8000 / 0.7000 |" in lines and "| svm | 0.4000 / 0.3000 | - |" in lines
+
+
+def test_data_with_one_label_set_gets_no_second_table():
+    assert label_set_table({"models": [_row("cnn", fer2013=(0.6, 0.5))]}) == []
+    assert label_set_table({"models": [{"model": "old run without label sets"}]}) == []
