@@ -123,8 +123,8 @@ def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], comma
         f"- commit: `{commit}`",
         f"- command: `{command}`",
         f"- machine: {machine()}",
-        f"- labels learned: {label_set_titles.get(trained_on, trained_on)} (`labels.source: {trained_on}`); "
-        "the table's scores are on these labels and the champion was chosen on their validation",
+        f"- labels: {label_set_titles.get(trained_on, trained_on)} (`labels.source: {trained_on}`): "
+        "the first table scores on them and the champion was chosen on their validation",
         "",
         "| model | validation accuracy | validation macro-F1 | test accuracy | test macro-F1 |",
         "|---|---|---|---|---|",

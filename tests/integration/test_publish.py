@@ -47,7 +47,7 @@ def test_published_results_name_commit_command_and_stage_times(tiny_pipeline, tm
     for stage in ("ingest", "preprocess", "train@none-relu", "evaluate", "report"):
         assert f"| {stage} |" in text, f"no wall time for {stage}"
     # the labels it learned, and every model's test scores on both label sets (synthetic votes here)
-    assert "- labels learned: FER2013 labels (`labels.source: fer2013`)" in text
+    assert "- labels: FER2013 labels (`labels.source: fer2013`): " in text
     assert "| model | FER2013 labels | FER+ majority labels |" in text
     for row in leaderboard["models"]:
         own, plus = row["label_sets"]["fer2013"]["test"], row["label_sets"]["ferplus"]["test"]
