@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import run_main
+from ..data.label_sets import TITLES as label_set_titles
 from ..errors import PipelineError
 from ..files import read_json, write_text
-from ..data.label_sets import TITLES as label_set_titles
 from ..paths import INDEX_HTML, INGEST_SUMMARY, LEADERBOARD, MLFLOW_DB, REPORTS_DIR
 from .index import input_text
 
