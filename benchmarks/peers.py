@@ -212,13 +212,13 @@ def _left_out(test, subset, usages) -> dict[str, int]:
 
 def render(tables: dict[str, dict[str, dict]]) -> str:
     """Markdown tables, one per label set and split."""
-    from facial_emotion.data.label_sets import TITLES as label_set_titles
+    from facial_emotion.report.index import LABEL_SET_TITLES
 
     lines = []
     for set_name, splits in tables.items():
         for split, table in splits.items():
             left = ", ".join(f"{n:,} {reason}" for reason, n in table["left_out"].items())
-            lines.append(f"\n### {label_set_titles[set_name]}, {SPLIT_TITLES[split]}: {table['rows']:,} faces"
+            lines.append(f"\n### {LABEL_SET_TITLES[set_name]}, {SPLIT_TITLES[split]}: {table['rows']:,} faces"
                          + (f" (left out: {left})" if left else ""))
             if table["contempt_faces"]:
                 lines.append(f"{table['contempt_faces']:,} faces are contempt: mistakes for any 7-class model.")

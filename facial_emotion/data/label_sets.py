@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from ..params.data import LabelsSection
 
 
-TITLES = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority labels"}  # how pages and tables name each set
-
-
 @dataclass(frozen=True)
 class LabelSet:
     """Faces `index` of a dataset, labelled `labels` over `classes`; `left_out` counts the rest by reason."""

@@ -17,7 +17,6 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..data.label_sets import TITLES as label_set_titles
 from ..evaluation.label_scores import by_label_set
 from ..evaluation.metrics import HEADLINE
 from ..files import write_text
@@ -33,6 +32,8 @@ from .params_diff import Baseline, changed_params
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "index.html.j2"
 OTHER_SET_METRICS = ("accuracy", "macro_f1")  # shown for the label sets a run was not trained on
+# each label set's name on pages and tables
+LABEL_SET_TITLES = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority labels"}
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1",
                  "weighted_f1": "weighted F1"}
 
@@ -130,7 +131,7 @@ def build_context(paths: ReportPaths, params: dict[str, Any], baseline: Baseline
         "leaderboard": leaderboard,
         "best": best,
         "label_set": primary,
-        "label_set_names": label_set_titles,
+        "label_set_names": LABEL_SET_TITLES,
         "other_sets": others,
         "other_metrics": OTHER_SET_METRICS,
         "best_others": best_others,

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import run_main
-from ..data.label_sets import TITLES as label_set_titles
 from ..errors import PipelineError
 from ..files import read_json, write_text
 from ..paths import INDEX_HTML, INGEST_SUMMARY, LEADERBOARD, MLFLOW_DB, REPORTS_DIR
-from .index import input_text
+from .index import LABEL_SET_TITLES, input_text
 
 log = logging.getLogger("facial_emotion.publish")
 
@@ -114,7 +113,7 @@ def copy_results(run: Path, target: Path) -> list[str]:
 
 def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], command: str) -> str:
     commit = _git_commit(run)
-    trained_on = leaderboard.get("labels", "fer2013")
+    trained_on = leaderboard.get("labels", "fer2013")  # leaderboards from before FER+ learned FER2013's
     lines = [
         "The pipeline's report on real FER2013: open [index.html](index.html). "
         f"Data: `{input_text(summary['input'])}`, "
@@ -123,7 +122,7 @@ def readme(run: Path, summary: dict, leaderboard: dict, times: list[dict], comma
         f"- commit: `{commit}`",
         f"- command: `{command}`",
         f"- machine: {machine()}",
-        f"- labels: {label_set_titles.get(trained_on, trained_on)} (`labels.source: {trained_on}`): "
+        f"- labels: {LABEL_SET_TITLES.get(trained_on, trained_on)} (`labels.source: {trained_on}`): "
         "the first table scores on them and the champion was chosen on their validation",
         "",
         "| model | validation accuracy | validation macro-F1 | test accuracy | test macro-F1 |",
@@ -147,7 +146,7 @@ def label_set_table(leaderboard: dict) -> list[str]:
     sets = sorted({name for row in leaderboard["models"] for name in row.get("label_sets", {})})
     if len(sets) < 2:
         return []
-    titles = [label_set_titles.get(name, name) for name in sets]
+    titles = [LABEL_SET_TITLES.get(name, name) for name in sets]
     lines = ["", "The same models' test scores on every label set the data has (accuracy / macro-F1):", "",
              "| model | " + " | ".join(titles) + " |", "|---|" + "---|" * len(sets)]
     for row in leaderboard["models"]:
