@@ -10,7 +10,6 @@ from facial_emotion import paths, tracking
 from facial_emotion.cli import run_main, stage_parser
 from facial_emotion.data.dataset import FaceDataset
 from facial_emotion.files import write_json
-from facial_emotion.labels import EMOTIONS
 from facial_emotion.params import load_params
 
 log = logging.getLogger("stages.preprocess")
@@ -40,8 +39,6 @@ def main(argv: list[str] | None = None) -> None:
         "synthetic": dataset.is_synthetic,
         "test_is_validation": split.test_is_validation,
         "sizes": {name: int(len(idx)) for name, idx in parts.items()},
-        "by_class": {name: {EMOTIONS[c]: int((dataset.labels[idx] == c).sum()) for c in range(len(EMOTIONS))}
-                     for name, idx in parts.items()},
         "test_private_rows": int((dataset.usage[split.test] == "PrivateTest").sum()),
         "labels": {"source": params.labels.source, "training_faces_left_out": targets.left_out,
                    "label_sets": _label_set_counts(dataset, parts, label_sets)},
@@ -66,11 +63,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _label_set_counts(dataset: FaceDataset, parts: dict, label_sets) -> dict:
-    """Per label set and split part: the faces it labels and those it leaves out, by reason."""
+    """Per label set and split part: the faces it labels, by that set's own classes, and those it leaves out."""
     out: dict = {}
     for part, idx in parts.items():
         for name, subset in label_sets(dataset.subset(np.asarray(idx))).items():
-            out.setdefault(name, {})[part] = {"faces": int(len(subset.index)), "left_out": subset.left_out}
+            counts = np.bincount(subset.labels, minlength=len(subset.classes))
+            out.setdefault(name, {})[part] = {"faces": int(len(subset.index)),
+                                              "by_class": dict(zip(subset.classes, map(int, counts))),
+                                              "left_out": subset.left_out}
     return out
 
 

@@ -35,6 +35,10 @@ def test_ferplus_trains_eight_class_models_scored_on_both_label_sets(pipeline_fo
 
     split = _json(root, "reports/split_summary.json")
     assert split["labels"]["source"] == "ferplus" and split["labels"]["training_faces_left_out"] > 0
+    counted = split["labels"]["label_sets"]  # each set's faces counted by its own classes
+    assert "contempt" in counted["ferplus"]["train"]["by_class"]
+    assert "contempt" not in counted["fer2013"]["val"]["by_class"]
+    assert sum(counted["ferplus"]["test"]["by_class"].values()) == counted["ferplus"]["test"]["faces"]
     for name in ("cnn-none-relu", "cnn-smote-elu", "logreg"):
         metrics = _json(root, f"reports/metrics/{name}.json")
         assert "f1_contempt" in metrics["test"], name  # 8 classes, scored on FER+ majority
